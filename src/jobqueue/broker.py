@@ -1,0 +1,252 @@
+"""What every jobqueue driver shares: submissions in, deliveries out, and one decision per attempt.
+
+A driver (Redis, memory) is a Taskiq `AsyncBroker`. Producers hand it `Submission`s; workers get
+`Delivery`s through `listen()`. When Taskiq acknowledges a delivery, the driver asks `decide()`
+what happened (complete, retry after a delay, dead, or back to pending on shutdown) and applies
+that in one step, so a job leaves the store only after it finished.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import traceback
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any, Literal
+
+from taskiq import AsyncBroker, BrokerMessage, TaskiqMessage
+from taskiq.serializers import ORJSONSerializer
+
+from jobqueue.codec import canonical_digest
+from jobqueue.errors import DuplicateJobError, JobQueueError, PermanentError
+from jobqueue.jobs import JobRegistry, JobSpec
+from jobqueue.labels import Label
+from jobqueue.options import JobContext, JobInfo, JobState
+from jobqueue.retry import RetryDelay, exponential_backoff
+from jobqueue.settings import QueueSettings
+
+__all__ = ["Delivery", "JobBroker", "Outcome", "OutcomeKind", "Submission"]
+
+DEFAULT_RETRY_DELAY: RetryDelay = exponential_backoff()
+_TRACEBACK_LIMIT = 8000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Submission:
+    """One job on its way into the store."""
+
+    id: str
+    job_type: str
+    queue: str
+    message: bytes
+    process_at: float | None = None
+    """Epoch seconds; `None` runs it now."""
+    unique_ttl: float | None = None
+    unique_digest: str | None = None
+    max_retry: int | None = None
+    timeout: float | None = None
+
+    def info(self, state: JobState, enqueued_at: float) -> JobInfo:
+        """The `JobInfo` producers get back once the store accepted this job."""
+        enqueued = datetime.fromtimestamp(enqueued_at, UTC)
+        due = datetime.fromtimestamp(self.process_at, UTC) if self.process_at else enqueued
+        return JobInfo(
+            id=self.id,
+            job_type=self.job_type,
+            queue=self.queue,
+            state=state,
+            enqueued_at=enqueued,
+            process_at=max(due, enqueued),
+            max_retry=self.max_retry,
+            timeout=self.timeout,
+        )
+
+
+class OutcomeKind(str, Enum):
+    """What the ack of a delivery does to the job."""
+
+    COMPLETE = "complete"
+    RETRY = "retry"
+    DEAD = "dead"
+    REQUEUE = "requeue"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The decision for one finished (or abandoned) attempt."""
+
+    kind: OutcomeKind
+    delay: float = 0.0
+    error: str = ""
+    traceback: str = ""
+    counts_as_failure: bool = True
+
+
+@dataclass(slots=True, eq=False)
+class Delivery:
+    """A job fetched by this worker and not yet acknowledged."""
+
+    id: str
+    queue: str
+    message: bytes
+    retried: int
+    task_message: TaskiqMessage | None = None
+    """Set when the job starts, by the lifecycle middleware."""
+    task: asyncio.Task[Any] | None = None
+    started_at: float | None = None
+    error: BaseException | None = None
+    stopped_for_shutdown: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def job_type(self) -> str:
+        """The job type, once known."""
+        return self.task_message.task_name if self.task_message else "?"
+
+
+class JobBroker(AsyncBroker, ABC):
+    """The base of jobqueue's drivers: a Taskiq broker that stores jobs with their life cycle."""
+
+    def __init__(
+        self, settings: QueueSettings | None = None, *, registry: JobRegistry | None = None
+    ) -> None:
+        super().__init__()
+        self.settings = settings if settings is not None else QueueSettings.from_env()
+        self.serializer = ORJSONSerializer()
+        self.job_specs: dict[str, JobSpec] = {}
+        self.deliveries: dict[str, Delivery] = {}
+        from jobqueue.middleware import LifecycleMiddleware, LoggingMiddleware
+
+        self.add_middlewares(LifecycleMiddleware(), LoggingMiddleware())
+        if registry is not None:
+            self.bind(registry)
+
+    def bind(self, registry: JobRegistry) -> None:
+        """Register a registry's jobs on this broker."""
+        registry.bind(self)
+        for spec in registry:
+            self.job_specs[spec.job_type] = spec
+
+    # -- producing ----------------------------------------------------------------------------
+
+    @abstractmethod
+    async def submit(self, submissions: Sequence[Submission]) -> list[JobInfo | JobQueueError]:
+        """Store jobs in one round trip; per job, its info or the error that refused it."""
+
+    async def kick(self, message: BrokerMessage) -> None:
+        """Enqueue a message sent by Taskiq itself (`task.kiq()`, `taskiq scheduler`)."""
+        result = (await self.submit([self.submission_from_message(message)]))[0]
+        if isinstance(result, JobQueueError):
+            raise result
+
+    def submission_from_message(self, message: BrokerMessage) -> Submission:
+        """Read a Taskiq message's labels as enqueue options (the `delay` label counts too)."""
+        labels = message.labels
+        spec = self.job_specs.get(message.task_name)
+        queue = str(labels.get(Label.QUEUE) or (spec and spec.queue) or self.settings.default_queue)
+        process_at = _float(labels.get(Label.PROCESS_AT))
+        delay = _float(labels.get("delay"))
+        if process_at is None and delay:
+            process_at = datetime.now(UTC).timestamp() + delay
+        unique_ttl = _float(labels.get(Label.UNIQUE_TTL))
+        digest = None
+        if unique_ttl:
+            body = self.serializer.loadb(message.message)
+            digest = canonical_digest(message.task_name, [body["args"], body["kwargs"]])
+        max_retry = labels.get(Label.MAX_RETRY)
+        return Submission(
+            id=message.task_id,
+            job_type=message.task_name,
+            queue=queue,
+            message=message.message,
+            process_at=process_at,
+            unique_ttl=unique_ttl,
+            unique_digest=digest,
+            max_retry=int(max_retry) if max_retry is not None else None,
+            timeout=_float(labels.get(Label.TIMEOUT)),
+        )
+
+    # -- consuming ----------------------------------------------------------------------------
+
+    def job_context(self, delivery: Delivery) -> JobContext:
+        """The job as retry-delay functions and logs see it."""
+        return JobContext(
+            id=delivery.id,
+            job_type=delivery.job_type,
+            queue=delivery.queue,
+            attempt=delivery.retried + 1,
+            max_retry=self.max_retry_of(delivery),
+        )
+
+    def max_retry_of(self, delivery: Delivery) -> int:
+        """Retries allowed: the enqueue option, else the job type's default, else the setting."""
+        if delivery.task_message is not None:
+            value = delivery.task_message.labels.get(Label.MAX_RETRY)
+            if value is not None:
+                return int(value)
+        spec = self.job_specs.get(delivery.job_type)
+        if spec is not None and spec.max_retry is not None:
+            return spec.max_retry
+        return self.settings.default_max_retry
+
+    def decide(self, delivery: Delivery) -> Outcome:
+        """What the acknowledgement of a delivery does to its job."""
+        if delivery.task_message is None:
+            return Outcome(OutcomeKind.DEAD, error=self._why_not_run(delivery))
+        exc = delivery.error
+        if exc is None:
+            return Outcome(OutcomeKind.COMPLETE)
+        if delivery.stopped_for_shutdown:
+            return Outcome(OutcomeKind.REQUEUE, counts_as_failure=False)
+        error, trace = describe_error(exc, delivery)
+        if isinstance(exc, PermanentError):
+            return Outcome(OutcomeKind.DEAD, error=f"permanent: {error}", traceback=trace)
+        context = self.job_context(delivery)
+        if delivery.retried >= context.max_retry:
+            return Outcome(
+                OutcomeKind.DEAD,
+                error=f"retries exhausted after {context.attempt} attempts: {error}",
+                traceback=trace,
+            )
+        spec = self.job_specs.get(delivery.job_type)
+        retry_delay = spec.retry_delay if spec and spec.retry_delay else DEFAULT_RETRY_DELAY
+        try:
+            delay = max(0.0, float(retry_delay(context.attempt, exc, context)))
+        except Exception:  # a broken delay function must not lose the job
+            delay = DEFAULT_RETRY_DELAY(context.attempt, exc, context)
+        return Outcome(OutcomeKind.RETRY, delay=delay, error=error, traceback=trace)
+
+    def _why_not_run(self, delivery: Delivery) -> str:
+        """Explain a delivery that Taskiq acknowledged without running it."""
+        try:
+            message = self.formatter.loads(delivery.message)
+        except Exception as exc:
+            return f"malformed message: {type(exc).__name__}: {exc}"[:2000]
+        if self.find_task(message.task_name) is None:
+            return f"unknown job type {message.task_name!r}: no worker handler is registered"
+        return "not run: the worker acknowledged the job before executing it"
+
+
+def describe_error(exc: BaseException, delivery: Delivery) -> tuple[str, str]:
+    """A one-line error and its traceback, both bounded in size."""
+    if isinstance(exc, TimeoutError):
+        timeout = delivery.task_message.labels.get(Label.TIMEOUT) if delivery.task_message else None
+        line = f"TimeoutError: the attempt ran longer than its timeout of {timeout} s"
+    else:
+        line = f"{type(exc).__name__}: {exc}"
+    trace = "".join(traceback.format_exception(exc))
+    return line[:2000], trace[-_TRACEBACK_LIMIT:]
+
+
+def duplicate_error(kind: Literal["duplicate", "conflict"], sub: Submission, other: str) -> Exception:
+    """The error for a refused unique job or a reused job id."""
+    return DuplicateJobError(sub.job_type, sub.queue, other if kind == "duplicate" else sub.id)
+
+
+def _float(value: Any) -> float | None:
+    if value is None or value == "":
+        return None
+    return float(value)

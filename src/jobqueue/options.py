@@ -1,0 +1,123 @@
+"""Value objects of the public API: enqueue options, job info and job states."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from jobqueue.errors import InvalidOptionsError
+
+__all__ = ["EnqueueOptions", "JobContext", "JobInfo", "JobState", "as_seconds"]
+
+
+class JobState(str, enum.Enum):
+    """Where a job is in its life cycle."""
+
+    PENDING = "pending"
+    SCHEDULED = "scheduled"
+    ACTIVE = "active"
+    RETRY = "retry"
+    COMPLETED = "completed"
+    DEAD = "dead"
+
+
+def as_seconds(value: timedelta | float | None, name: str) -> float | None:
+    """Normalise a duration given as `timedelta` or seconds; refuse negative values."""
+    if value is None:
+        return None
+    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
+    if seconds < 0:
+        raise InvalidOptionsError(f"{name} must not be negative, got {seconds}")
+    return seconds
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EnqueueOptions:
+    """Options of one enqueue; `None` means "the job type's default, else the queue's".
+
+    Attributes:
+        queue: Queue name (`critical`, `default`, `low`, ...); default: the job type's, else `default`.
+        max_retry: Retries after the first attempt before the job goes to dead.
+        timeout: Seconds (or a timedelta) one attempt may run; past it the attempt fails.
+        unique: Refuse a second job with the same queue, type and payload while the first lives.
+        unique_ttl: How long the uniqueness lock lasts at most (needed when `unique` is set, unless
+            the job type declares one).
+        delay: Run no earlier than this long from now.
+        process_at: Run no earlier than this timezone-aware time.
+        job_id: Use this id instead of a generated one (a second job with it is a duplicate).
+    """
+
+    queue: str | None = None
+    max_retry: int | None = None
+    timeout: timedelta | float | None = None
+    unique: bool = False
+    unique_ttl: timedelta | float | None = None
+    delay: timedelta | float | None = None
+    process_at: datetime | None = None
+    job_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.delay is not None and self.process_at is not None:
+            raise InvalidOptionsError("give either delay or process_at, not both")
+        if self.process_at is not None and self.process_at.tzinfo is None:
+            raise InvalidOptionsError(
+                "process_at must be timezone-aware (e.g. datetime.now(timezone.utc))"
+            )
+        if self.max_retry is not None and self.max_retry < 0:
+            raise InvalidOptionsError(f"max_retry must be >= 0, got {self.max_retry}")
+        timeout = as_seconds(self.timeout, "timeout")
+        if timeout is not None and timeout == 0:
+            raise InvalidOptionsError("timeout must be positive")
+        ttl = as_seconds(self.unique_ttl, "unique_ttl")
+        if ttl is not None and ttl == 0:
+            raise InvalidOptionsError("unique_ttl must be positive")
+        if self.unique_ttl is not None and not self.unique:
+            raise InvalidOptionsError("unique_ttl is set but unique is False")
+        as_seconds(self.delay, "delay")
+        if self.job_id is not None and (not self.job_id or "{" in self.job_id):
+            raise InvalidOptionsError("job_id must be a non-empty string without braces")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobInfo:
+    """What the queue knows of a job right after it was enqueued.
+
+    Attributes:
+        id: The job id.
+        job_type: The job type, such as `email:send`.
+        queue: The queue it went to.
+        state: `pending`, or `scheduled` for a delayed job.
+        enqueued_at: When it was enqueued (UTC).
+        process_at: When it becomes due (UTC); `enqueued_at` for an immediate job.
+        max_retry: Retries allowed; `None` means the job type's default decided by the worker.
+        timeout: Seconds one attempt may run; `None` means the job type's default, if any.
+    """
+
+    id: str
+    job_type: str
+    queue: str
+    state: JobState
+    enqueued_at: datetime
+    process_at: datetime
+    max_retry: int | None
+    timeout: float | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobContext:
+    """The job an attempt belongs to, as retry-delay functions and logs see it.
+
+    Attributes:
+        id: The job id.
+        job_type: The job type.
+        queue: The queue it was fetched from.
+        attempt: 1 for the first run, 2 for the first retry, and so on.
+        max_retry: Retries allowed in all.
+    """
+
+    id: str
+    job_type: str
+    queue: str
+    attempt: int
+    max_retry: int

@@ -1,0 +1,220 @@
+"""The `Queue` that producers use, and its implementation on a jobqueue broker.
+
+Enqueue options become Taskiq labels in exactly one place, `JobQueue._build`; the drivers read them
+back with `JobBroker.submission_from_message`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Any, Protocol, Self, runtime_checkable
+
+from taskiq import TaskiqMessage, TaskiqMiddleware
+from taskiq.labels import prepare_label
+
+from jobqueue.broker import JobBroker, Submission
+from jobqueue.codec import canonical_digest, to_jsonable
+from jobqueue.errors import InvalidOptionsError, JobQueueError, QueueClosedError, UnknownQueueError
+from jobqueue.labels import Label
+from jobqueue.options import EnqueueOptions, JobInfo, as_seconds
+
+__all__ = ["JobQueue", "Queue"]
+
+_NO_OPTIONS = EnqueueOptions()
+
+
+@runtime_checkable
+class Queue(Protocol):
+    """What application code depends on to enqueue jobs (swap in `RecordingQueue` in tests)."""
+
+    async def enqueue(self, job_type: str, payload: Any) -> JobInfo:
+        """Enqueue a job to run as soon as a worker is free."""
+        ...
+
+    async def enqueue_with_delay(
+        self, job_type: str, payload: Any, delay: timedelta | float
+    ) -> JobInfo:
+        """Enqueue a job to run no earlier than `delay` from now."""
+        ...
+
+    async def enqueue_at(self, job_type: str, payload: Any, process_at: datetime) -> JobInfo:
+        """Enqueue a job to run no earlier than `process_at` (timezone-aware)."""
+        ...
+
+    async def enqueue_with_options(
+        self, job_type: str, payload: Any, opts: EnqueueOptions
+    ) -> JobInfo:
+        """Enqueue a job with explicit options."""
+        ...
+
+    async def enqueue_many(
+        self, jobs: Iterable[tuple[str, Any] | tuple[str, Any, EnqueueOptions]]
+    ) -> list[JobInfo | JobQueueError]:
+        """Enqueue a batch in one round trip; per job, its info or the error that refused it."""
+        ...
+
+    async def close(self) -> None:
+        """Release the connection; further enqueues raise `QueueClosedError`."""
+        ...
+
+
+class JobQueue:
+    """A `Queue` on a jobqueue broker (`RedisJobBroker` or `MemoryJobBroker`).
+
+    Use it as `async with JobQueue(broker) as queue:`; or call `await queue.start()` and
+    `await queue.close()`. A queue built by `connect()` owns its broker and shuts it down on close.
+    """
+
+    def __init__(self, broker: JobBroker, *, owns_broker: bool = True) -> None:
+        self.broker = broker
+        self._owns_broker = owns_broker
+        self._started = False
+        self._closed = False
+
+    async def start(self) -> Self:
+        """Connect the broker (once)."""
+        if self._closed:
+            raise QueueClosedError("the queue is closed")
+        if not self._started:
+            if self._owns_broker:
+                await self.broker.startup()
+            self._started = True
+        return self
+
+    async def close(self) -> None:
+        """Disconnect; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._started and self._owns_broker:
+            await self.broker.shutdown()
+
+    async def __aenter__(self) -> Self:
+        return await self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def enqueue(self, job_type: str, payload: Any) -> JobInfo:
+        """Enqueue a job to run as soon as a worker is free."""
+        return await self.enqueue_with_options(job_type, payload, _NO_OPTIONS)
+
+    async def enqueue_with_delay(
+        self, job_type: str, payload: Any, delay: timedelta | float
+    ) -> JobInfo:
+        """Enqueue a job to run no earlier than `delay` from now."""
+        return await self.enqueue_with_options(job_type, payload, EnqueueOptions(delay=delay))
+
+    async def enqueue_at(self, job_type: str, payload: Any, process_at: datetime) -> JobInfo:
+        """Enqueue a job to run no earlier than `process_at`; a naive datetime is refused."""
+        return await self.enqueue_with_options(
+            job_type, payload, EnqueueOptions(process_at=process_at)
+        )
+
+    async def enqueue_with_options(
+        self, job_type: str, payload: Any, opts: EnqueueOptions
+    ) -> JobInfo:
+        """Enqueue a job with explicit options; raises on a duplicate or invalid input."""
+        (result,) = await self._submit([await self._build(job_type, payload, opts)])
+        if isinstance(result, JobQueueError):
+            raise result
+        return result
+
+    async def enqueue_many(
+        self, jobs: Iterable[tuple[str, Any] | tuple[str, Any, EnqueueOptions]]
+    ) -> list[JobInfo | JobQueueError]:
+        """Enqueue a batch in one round trip.
+
+        Invalid input (a bad payload or options) raises before anything is enqueued; duplicates
+        are reported per job in the returned list, in order.
+        """
+        built = []
+        for job in jobs:
+            opts = job[2] if len(job) == 3 else _NO_OPTIONS  # noqa: PLR2004
+            built.append(await self._build(job[0], job[1], opts))
+        return await self._submit(built)
+
+    async def _submit(self, submissions: Sequence[Submission]) -> list[JobInfo | JobQueueError]:
+        if self._closed:
+            raise QueueClosedError("the queue is closed")
+        if not self._started:
+            await self.start()
+        results = await self.broker.submit(submissions)
+        from jobqueue.middleware.logging import logger
+
+        for result in results:
+            if not isinstance(result, JobQueueError):
+                logger.info(
+                    "Job enqueued successfully",
+                    extra={"job_type": result.job_type, "job_id": result.id, "queue": result.queue},
+                )
+        return results
+
+    async def _build(self, job_type: str, payload: Any, opts: EnqueueOptions) -> Submission:
+        """Validate one job and turn its options into labels (the only place that does)."""
+        broker = self.broker
+        settings = broker.settings
+        spec = broker.job_specs.get(job_type)
+        queue = opts.queue or (spec.queue if spec else None) or settings.default_queue
+        if queue not in settings.queues:
+            raise UnknownQueueError(queue, tuple(settings.queues))
+        body = to_jsonable(payload, job_type)
+        max_retry = opts.max_retry if opts.max_retry is not None else (spec and spec.max_retry)
+        timeout = as_seconds(opts.timeout, "timeout")
+        if timeout is None and spec is not None:
+            timeout = spec.timeout
+        unique_ttl = None
+        if opts.unique:
+            unique_ttl = as_seconds(opts.unique_ttl, "unique_ttl") or (spec and spec.unique_ttl)
+            if not unique_ttl:
+                raise InvalidOptionsError(
+                    f"unique job {job_type!r} needs unique_ttl (in the options or on the job type)"
+                )
+        process_at = None
+        if opts.process_at is not None:
+            process_at = opts.process_at.timestamp()
+        elif opts.delay is not None:
+            process_at = datetime.now(UTC).timestamp() + (as_seconds(opts.delay, "delay") or 0)
+
+        labels: dict[str, Any] = {Label.QUEUE: queue, Label.ACK_TYPE: "when_saved"}
+        if max_retry is not None:
+            labels[Label.MAX_RETRY] = int(max_retry)
+        if timeout is not None:
+            labels[Label.TIMEOUT] = float(timeout)
+        message = TaskiqMessage(
+            task_id=opts.job_id or broker.id_generator(),
+            task_name=job_type,
+            labels={},
+            labels_types={},
+            args=[body],
+            kwargs={},
+        )
+        for name, value in labels.items():
+            message.labels[name], message.labels_types[name] = prepare_label(value)  # type: ignore[index]
+        for middleware in broker.middlewares:
+            if middleware.__class__.pre_send is not TaskiqMiddleware.pre_send:
+                message = await _maybe_await(middleware.pre_send(message))
+        return Submission(
+            id=message.task_id,
+            job_type=job_type,
+            queue=queue,
+            message=broker.formatter.dumps(message).message,
+            process_at=process_at,
+            unique_ttl=unique_ttl or None,
+            unique_digest=canonical_digest(job_type, [[body], {}]) if unique_ttl else None,
+            max_retry=None if max_retry is None else int(max_retry),
+            timeout=timeout,
+        )
+
+
+async def _maybe_await(value: Any) -> Any:
+    if hasattr(value, "__await__"):
+        return await value
+    return value

@@ -1,0 +1,319 @@
+"""`RedisJobBroker`: weighted fetch with leases, atomic state changes, crash recovery.
+
+Run a worker with `taskiq worker module:factory`, where the factory returns this broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import random
+from collections.abc import AsyncGenerator, Sequence
+from functools import partial
+from redis.asyncio import Redis
+from taskiq import AckableMessage
+
+from jobqueue.broker import Delivery, JobBroker, Outcome, OutcomeKind, Submission, duplicate_error
+from jobqueue.errors import JobQueueError
+from jobqueue.jobs import JobRegistry
+from jobqueue.options import JobInfo, JobState
+from jobqueue.redis.keys import QueueKeys, queues_set
+from jobqueue.redis.loops import WorkerLoops
+from jobqueue.redis.scripts import Scripts
+from jobqueue.settings import QueueSettings
+
+__all__ = ["RedisJobBroker"]
+
+logger = logging.getLogger("jobqueue.redis")
+
+_MIN_WAIT = 0.001
+
+
+class RedisJobBroker(JobBroker):
+    """A Taskiq broker on Redis with jobqueue's life cycle.
+
+    Args:
+        settings: Queue settings; read from the environment when omitted.
+        registry: Jobs to register on the broker.
+        client: A Redis client to use instead of one built from the settings (not closed here).
+    """
+
+    def __init__(
+        self,
+        settings: QueueSettings | None = None,
+        *,
+        registry: JobRegistry | None = None,
+        client: Redis | None = None,
+    ) -> None:
+        super().__init__(settings, registry=registry)
+        self._client = client
+        self._owns_client = client is None
+        self._scripts: Scripts | None = None
+        s = self.settings
+        self.keys = {name: QueueKeys(s.key_prefix, name) for name in s.queues}
+        self._names = s.queue_names
+        self._layouts = {
+            order: self._fetch_layout(order) for order in itertools.permutations(self._names)
+        }
+        self._wakeup = asyncio.Event()
+        self._slot_freed = asyncio.Event()
+        self._loops: WorkerLoops | None = None
+        self._listening = False
+        self._drain_timer: asyncio.TimerHandle | None = None
+
+    # -- life cycle ---------------------------------------------------------------------------
+
+    @property
+    def client(self) -> Redis:
+        """The Redis client; available after `startup()`."""
+        if self._client is None:
+            raise RuntimeError("the broker is not started: call `await broker.startup()` first")
+        return self._client
+
+    @property
+    def scripts(self) -> Scripts:
+        """The registered Lua scripts."""
+        if self._scripts is None:
+            self._scripts = Scripts.register(self.client)
+        return self._scripts
+
+    async def startup(self) -> None:
+        """Connect, record the queue names, and in a worker start the background loops."""
+        if self._client is None:
+            self._client = Redis.from_url(self.settings.redis_url(), health_check_interval=30)
+            self._owns_client = True
+        await self.client.sadd(queues_set(self.settings.key_prefix), *self._names)  # type: ignore[misc]
+        await super().startup()
+        if self.is_worker_process:
+            self._loops = WorkerLoops(self)
+            self._loops.start()
+
+    async def shutdown(self) -> None:
+        """Stop the loops, put back jobs this worker still holds, and disconnect."""
+        try:
+            if self._drain_timer is not None:
+                self._drain_timer.cancel()
+            if self._loops is not None:
+                await self._loops.stop()
+                self._loops = None
+            if self.deliveries and self._client is not None:
+                await self.requeue(list(self.deliveries.values()))
+            await super().shutdown()
+        finally:
+            if self._owns_client and self._client is not None:
+                await self._client.aclose()
+                self._client = None
+                self._scripts = None
+
+    # -- producing ----------------------------------------------------------------------------
+
+    async def submit(self, submissions: Sequence[Submission]) -> list[JobInfo | JobQueueError]:
+        """Store jobs with one pipelined round trip; per job, its info or why it was refused."""
+        if not submissions:
+            return []
+        async with self.client.pipeline(transaction=False) as pipe:
+            for sub in submissions:
+                keys = self.keys[sub.queue]
+                unique = keys.unique(sub.job_type, sub.unique_digest or "")
+                await self.scripts.enqueue(
+                    keys=[keys.job(sub.id), keys.pending, keys.scheduled, unique],
+                    args=[
+                        sub.id,
+                        sub.message,
+                        sub.job_type,
+                        sub.queue,
+                        int(sub.process_at * 1000) if sub.process_at else 0,
+                        int(sub.unique_ttl * 1000) if sub.unique_ttl else 0,
+                        "" if sub.max_retry is None else sub.max_retry,
+                        "" if sub.timeout is None else sub.timeout,
+                    ],
+                    client=pipe,
+                )
+            replies = await pipe.execute()
+        results: list[JobInfo | JobQueueError] = []
+        for sub, reply in zip(submissions, replies, strict=True):
+            kind = reply[0].decode()
+            if kind == "ok":
+                results.append(sub.info(JobState(reply[1].decode()), int(reply[2]) / 1000))
+            else:
+                results.append(duplicate_error(kind, sub, reply[1].decode()))  # type: ignore[arg-type]
+        return results
+
+    # -- consuming ----------------------------------------------------------------------------
+
+    def _fetch_layout(self, order: tuple[str, ...]) -> tuple[list[str], list[str]]:
+        keys: list[str] = []
+        args: list[str] = []
+        for name in order:
+            k = self.keys[name]
+            keys += [k.pending, k.lease, k.dead, k.paused]
+            args += [k.job_prefix, k.stats]
+        return keys, args
+
+    def queue_order(self) -> tuple[str, ...]:
+        """The order to try queues in for one fetch: by weight at random, or strictly."""
+        if self.settings.strict_priority or len(self._names) == 1:
+            return self._names
+        # asynq's semantics: the chance a queue comes first is its share of the total weight.
+        names = list(self._names)
+        weights = [self.settings.queues[n] for n in names]
+        order = []
+        while names:
+            (pick,) = random.choices(range(len(names)), weights)
+            order.append(names.pop(pick))
+            weights.pop(pick)
+        return tuple(order)
+
+    async def fetch(self, count: int) -> list[Delivery]:
+        """Lease up to `count` jobs from the queues in this fetch's order."""
+        keys, tail = self._layouts[self.queue_order()]
+        s = self.settings
+        reply = await self.scripts.fetch(
+            keys=keys,
+            args=[count, int(s.lease_timeout * 1000), s.dead_max_jobs, int(s.dead_max_age * 1000)]
+            + tail,
+        )
+        deliveries = []
+        for i in range(0, len(reply), 4):
+            queue = self._names_by_slot(keys, int(reply[i]))
+            delivery = Delivery(
+                id=reply[i + 1].decode(),
+                queue=queue,
+                message=reply[i + 2],
+                retried=int(reply[i + 3] or 0),
+            )
+            deliveries.append(delivery)
+        return deliveries
+
+    def _names_by_slot(self, keys: list[str], index: int) -> str:
+        pending = keys[4 * (index - 1)]
+        return pending[pending.index("{") + 1 : pending.rindex("}")]
+
+    async def listen(self) -> AsyncGenerator[bytes | AckableMessage, None]:
+        """Yield leased jobs, at most `concurrency` unacknowledged at a time."""
+        self._listening = True
+        wait = _MIN_WAIT
+        try:
+            while True:
+                free = self.settings.concurrency - len(self.deliveries)
+                if free <= 0:
+                    self._slot_freed.clear()
+                    await self._slot_freed.wait()
+                    continue
+                batch = await self._fetch_shielded(free)
+                if not batch:
+                    await self._idle(wait)
+                    wait = min(wait * 2, self.settings.poll_interval)
+                    continue
+                wait = _MIN_WAIT
+                for delivery in batch:
+                    yield AckableMessage(data=delivery.message, ack=partial(self._ack, delivery))
+        finally:
+            self._listening = False
+            self._begin_drain()
+
+    async def _fetch_shielded(self, count: int) -> list[Delivery]:
+        # The script may have leased jobs by the time a shutdown cancels us: record them anyway,
+        # so shutdown puts them back at once instead of after the lease expires.
+        task = asyncio.ensure_future(self.fetch(count))
+        try:
+            batch = await asyncio.shield(task)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                for delivery in await task:
+                    self.deliveries[delivery.id] = delivery
+            raise
+        for delivery in batch:
+            self.deliveries[delivery.id] = delivery
+        return batch
+
+    async def _idle(self, seconds: float) -> None:
+        self._wakeup.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wakeup.wait(), seconds)
+
+    def wake(self) -> None:
+        """Make an idle listener fetch now (jobs were forwarded or recovered)."""
+        self._wakeup.set()
+
+    def _begin_drain(self) -> None:
+        """After the shutdown timeout, stop jobs still running; they go back to pending."""
+        loop = asyncio.get_running_loop()
+        self._drain_timer = loop.call_later(self.settings.shutdown_timeout, self._stop_running)
+
+    def _stop_running(self) -> None:
+        for delivery in list(self.deliveries.values()):
+            if delivery.task is not None and not delivery.task.done():
+                delivery.stopped_for_shutdown = True
+                delivery.task.cancel()
+
+    async def _ack(self, delivery: Delivery) -> None:
+        try:
+            await self.apply(delivery, self.decide(delivery))
+        finally:
+            self.deliveries.pop(delivery.id, None)
+            self._slot_freed.set()
+
+    async def apply(self, delivery: Delivery, outcome: Outcome) -> None:
+        """Carry out the outcome of an attempt in one atomic step."""
+        keys = self.keys[delivery.queue]
+        s = self.settings
+        if outcome.kind is OutcomeKind.COMPLETE:
+            await self.scripts.complete(
+                keys=[keys.job(delivery.id), keys.lease, keys.completed, keys.stats],
+                args=[delivery.id, int(s.completed_retention * 1000)],
+            )
+        elif outcome.kind is OutcomeKind.RETRY:
+            await self.scripts.retry(
+                keys=[keys.job(delivery.id), keys.lease, keys.retry, keys.stats],
+                args=[delivery.id, int(outcome.delay * 1000), outcome.error, outcome.traceback],
+            )
+            if outcome.delay <= 0:
+                self.wake()
+        elif outcome.kind is OutcomeKind.DEAD:
+            logger.warning(
+                "Job moved to dead",
+                extra={"job_id": delivery.id, "queue": delivery.queue, "error": outcome.error},
+            )
+            await self.scripts.kill(
+                keys=[keys.lease, keys.dead, keys.stats],
+                args=[
+                    delivery.id,
+                    outcome.error,
+                    outcome.traceback,
+                    keys.job_prefix,
+                    s.dead_max_jobs,
+                    int(s.dead_max_age * 1000),
+                    1 if outcome.counts_as_failure else 0,
+                ],
+            )
+        else:
+            await self.requeue([delivery])
+
+    async def requeue(self, deliveries: Sequence[Delivery]) -> int:
+        """Put held jobs back to the front of pending, not counted as failures."""
+        moved = 0
+        by_queue: dict[str, list[str]] = {}
+        for delivery in deliveries:
+            by_queue.setdefault(delivery.queue, []).append(delivery.id)
+        for queue, ids in by_queue.items():
+            keys = self.keys[queue]
+            moved += int(
+                await self.scripts.requeue(
+                    keys=[keys.lease, keys.pending], args=[keys.job_prefix, *ids]
+                )
+            )
+        for delivery in deliveries:
+            self.deliveries.pop(delivery.id, None)
+        if moved:
+            logger.info("Returned %d unfinished jobs to pending", moved)
+        return moved
+
+    def held_ids(self) -> dict[str, list[str]]:
+        """Ids of the jobs this worker holds, by queue (for the heartbeat)."""
+        by_queue: dict[str, list[str]] = {}
+        for delivery in self.deliveries.values():
+            by_queue.setdefault(delivery.queue, []).append(delivery.id)
+        return by_queue

@@ -1,0 +1,78 @@
+"""Redis key names. Every key of a queue carries the queue's hash tag, so it lives in one slot."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["QueueKeys", "queues_set"]
+
+
+def queues_set(prefix: str) -> str:
+    """The set of every queue name a producer or worker has used."""
+    return f"{prefix}:queues"
+
+
+@dataclass(frozen=True, slots=True)
+class QueueKeys:
+    """The keys of one queue, e.g. `jq:{default}:pending`."""
+
+    prefix: str
+    queue: str
+
+    @property
+    def base(self) -> str:
+        """Common prefix of the queue's keys, hash tag included."""
+        return f"{self.prefix}:{{{self.queue}}}:"
+
+    @property
+    def pending(self) -> str:
+        """List of ids ready to run; producers push left, workers pop right."""
+        return self.base + "pending"
+
+    @property
+    def lease(self) -> str:
+        """Sorted set of active ids scored by lease expiry (ms)."""
+        return self.base + "lease"
+
+    @property
+    def scheduled(self) -> str:
+        """Sorted set of delayed ids scored by due time (ms)."""
+        return self.base + "scheduled"
+
+    @property
+    def retry(self) -> str:
+        """Sorted set of failed ids waiting for their next attempt, scored by due time (ms)."""
+        return self.base + "retry"
+
+    @property
+    def dead(self) -> str:
+        """Sorted set of ids that failed for good, scored by when (ms)."""
+        return self.base + "dead"
+
+    @property
+    def completed(self) -> str:
+        """Sorted set of completed ids kept for inspection, scored by expiry (ms)."""
+        return self.base + "completed"
+
+    @property
+    def paused(self) -> str:
+        """Exists while the queue is paused: workers do not fetch from it."""
+        return self.base + "paused"
+
+    @property
+    def stats(self) -> str:
+        """Hash of counters: processed, failed, dead."""
+        return self.base + "stats"
+
+    @property
+    def job_prefix(self) -> str:
+        """Prefix of job hashes; the id follows."""
+        return self.base + "job:"
+
+    def job(self, job_id: str) -> str:
+        """The hash of one job: message, state, attempts, last error, timestamps."""
+        return self.job_prefix + job_id
+
+    def unique(self, job_type: str, digest: str) -> str:
+        """The uniqueness lock of a job type and payload digest; its value is the holder's id."""
+        return f"{self.base}unique:{job_type}:{digest}"

@@ -1,0 +1,144 @@
+"""Configuration read from the environment (and `.env`): `QUEUE_*` for the queue, `CACHE_*` for the cache."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from jobqueue.errors import ConfigurationError
+
+__all__ = ["QueueSettings", "parse_weights"]
+
+_QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.:-]+$")
+_URL_SCHEMES = ("redis://", "rediss://", "unix://")
+_SECRET_FIELDS = frozenset({"password", "url"})
+
+
+def parse_weights(value: Any) -> dict[str, int]:
+    """Parse queue weights from `critical=6,default=3,low=1`, a JSON object or a mapping."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("{"):
+            import json
+
+            value = json.loads(text)
+        else:
+            pairs: dict[str, Any] = {}
+            for part in filter(None, (p.strip() for p in text.split(","))):
+                name, sep, weight = part.partition("=")
+                pairs[name.strip()] = weight.strip() if sep else "1"
+            value = pairs
+    if not isinstance(value, dict) or not value:
+        raise ValueError("expected queue weights such as 'critical=6,default=3,low=1'")
+    weights: dict[str, int] = {}
+    for name, weight in value.items():
+        if not _QUEUE_NAME.match(str(name)):
+            raise ValueError(f"queue name {name!r} may hold only letters, digits and _ . : -")
+        number = int(weight)
+        if number < 1:
+            raise ValueError(f"weight of queue {name!r} must be >= 1, got {number}")
+        weights[str(name)] = number
+    return weights
+
+
+class QueueSettings(BaseSettings):
+    """Settings of the queue and its workers; each field `x` is read from `QUEUE_X`.
+
+    The password (and a URL, which may embed one) are `SecretStr`: they never appear in a repr or a
+    log line. Use `QueueSettings.from_env()` to get errors that name the environment variable.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="QUEUE_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    driver: Literal["redis", "memory"] = "redis"
+    host: str = "localhost"
+    port: int = Field(default=6379, ge=1, le=65535)
+    password: SecretStr | None = None
+    db: int = Field(default=1, ge=0)
+    url: SecretStr | None = None
+    """Overrides host, port, db and password: `redis://`, `rediss://` (TLS) or `unix://`."""
+
+    queues: Annotated[dict[str, int], NoDecode] = Field(default_factory=lambda: {"critical": 6, "default": 3, "low": 1})
+    """Queue names and weights; from the environment as `critical=6,default=3,low=1`."""
+    default_queue: str = "default"
+    strict_priority: bool = False
+    """Always drain higher-weight queues first instead of sharing fetches by weight."""
+
+    concurrency: int = Field(default=10, ge=1)
+    """Jobs one worker process runs at once."""
+    lease_timeout: float = Field(default=30.0, gt=0)
+    """Seconds a fetched job stays reserved without a heartbeat; renewed every third of it."""
+    recovery_interval: float = Field(default=5.0, gt=0)
+    """Seconds between two scans for jobs whose lease expired (their worker died)."""
+    max_deliveries: int = Field(default=5, ge=1)
+    """A job whose lease expired this many times (it keeps killing workers) goes to dead."""
+    shutdown_timeout: float = Field(default=10.0, ge=0)
+    """Seconds running jobs get to finish on SIGTERM before they are put back to pending."""
+    poll_interval: float = Field(default=0.1, gt=0)
+    """Longest idle wait between two fetches; the wait starts at 1 ms and doubles while idle."""
+
+    default_max_retry: int = Field(default=5, ge=0)
+    dead_max_jobs: int = Field(default=10_000, ge=1)
+    dead_max_age: float = Field(default=90 * 24 * 3600.0, gt=0)
+    completed_retention: float = Field(default=0.0, ge=0)
+    """Seconds a completed job is kept for inspection; 0 deletes it at once."""
+    key_prefix: str = "jq"
+
+    @field_validator("queues", mode="before")
+    @classmethod
+    def _parse_queues(cls, value: Any) -> dict[str, int]:
+        return parse_weights(value)
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(_URL_SCHEMES):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @model_validator(mode="after")
+    def _check_default_queue(self) -> QueueSettings:
+        if self.default_queue not in self.queues:
+            raise ValueError(
+                f"default_queue {self.default_queue!r} is not one of the queues {list(self.queues)}"
+            )
+        return self
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> QueueSettings:
+        """Read the settings, turning a validation error into one that names the variable."""
+        try:
+            return cls(**overrides)
+        except ValidationError as exc:
+            raise ConfigurationError(_describe(exc, cls.model_config.get("env_prefix", ""))) from None
+
+    def redis_url(self) -> str:
+        """The connection URL, with the password in it (do not log it)."""
+        if self.url is not None:
+            return self.url.get_secret_value()
+        auth = ""
+        if self.password is not None:
+            auth = ":" + quote(self.password.get_secret_value(), safe="") + "@"
+        return f"redis://{auth}{self.host}:{self.port}/{self.db}"
+
+    @property
+    def queue_names(self) -> tuple[str, ...]:
+        """Queue names, highest weight first."""
+        return tuple(sorted(self.queues, key=lambda name: -self.queues[name]))
+
+
+def _describe(exc: ValidationError, prefix: str) -> str:
+    """Render a validation error naming environment variables; secret values are never shown."""
+    lines = []
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else "(settings)"
+        variable = f"{prefix}{field}".upper() if error["loc"] else "settings"
+        shown = "" if field in _SECRET_FIELDS else f" (got {error.get('input')!r})"
+        lines.append(f"{variable}: {error['msg']}{shown}")
+    return "invalid configuration: " + "; ".join(lines)
