@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Literal
 
 from taskiq import AsyncBroker, BrokerMessage, TaskiqMessage
@@ -65,7 +65,7 @@ class Submission:
         )
 
 
-class OutcomeKind(str, Enum):
+class OutcomeKind(StrEnum):
     """What the ack of a delivery does to the job."""
 
     COMPLETE = "complete"
@@ -241,7 +241,9 @@ def describe_error(exc: BaseException, delivery: Delivery) -> tuple[str, str]:
     return line[:2000], trace[-_TRACEBACK_LIMIT:]
 
 
-def duplicate_error(kind: Literal["duplicate", "conflict"], sub: Submission, other: str) -> Exception:
+def duplicate_error(
+    kind: Literal["duplicate", "conflict"], sub: Submission, other: str
+) -> Exception:
     """The error for a refused unique job or a reused job id."""
     return DuplicateJobError(sub.job_type, sub.queue, other if kind == "duplicate" else sub.id)
 

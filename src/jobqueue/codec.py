@@ -1,4 +1,4 @@
-"""JSON encoding of payloads: field-named errors at enqueue, and the canonical form unique keys hash.
+"""JSON encoding of payloads: field-named errors at enqueue, and the canonical form for unique keys.
 
 Everything jobqueue stores is JSON (orjson): a payload read back from Redis can never run code.
 """

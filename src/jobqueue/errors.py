@@ -3,7 +3,7 @@
 ```
 JobQueueError
 ├── ConfigurationError        a bad setting (names the variable)
-├── PayloadError              a payload that cannot be stored as JSON or fails its model (names the field)
+├── PayloadError              a payload that is not JSON or fails its model (names the field)
 ├── InvalidOptionsError       contradictory or invalid enqueue options
 │   └── UnknownQueueError     a queue that the configuration does not know
 ├── DuplicateJobError         a unique job (or job id) that already exists; carries the existing id

@@ -35,5 +35,5 @@ def create_broker(
 def connect(
     settings: QueueSettings | None = None, *, registry: JobRegistry | None = None
 ) -> JobQueue:
-    """A `Queue` for producers: `async with connect() as queue: await queue.enqueue(...)`."""
+    """Build a `Queue` for producers; use it as an async context manager."""
     return JobQueue(create_broker(settings, registry=registry))

@@ -11,7 +11,7 @@ from jobqueue.errors import InvalidOptionsError
 __all__ = ["EnqueueOptions", "JobContext", "JobInfo", "JobState", "as_seconds"]
 
 
-class JobState(str, enum.Enum):
+class JobState(enum.StrEnum):
     """Where a job is in its life cycle."""
 
     PENDING = "pending"
@@ -37,7 +37,8 @@ class EnqueueOptions:
     """Options of one enqueue; `None` means "the job type's default, else the queue's".
 
     Attributes:
-        queue: Queue name (`critical`, `default`, `low`, ...); default: the job type's, else `default`.
+        queue: Queue name (`critical`, `default`, `low`, ...); default: the job type's queue,
+            else `default`.
         max_retry: Retries after the first attempt before the job goes to dead.
         timeout: Seconds (or a timedelta) one attempt may run; past it the attempt fails.
         unique: Refuse a second job with the same queue, type and payload while the first lives.

@@ -137,7 +137,7 @@ class JobQueue:
         """
         built = []
         for job in jobs:
-            opts = job[2] if len(job) == 3 else _NO_OPTIONS  # noqa: PLR2004
+            opts = job[2] if len(job) == 3 else _NO_OPTIONS
             built.append(await self._build(job[0], job[1], opts))
         return await self._submit(built)
 
@@ -166,13 +166,17 @@ class JobQueue:
         if queue not in settings.queues:
             raise UnknownQueueError(queue, tuple(settings.queues))
         body = to_jsonable(payload, job_type)
-        max_retry = opts.max_retry if opts.max_retry is not None else (spec and spec.max_retry)
+        max_retry = opts.max_retry
+        if max_retry is None and spec is not None:
+            max_retry = spec.max_retry
         timeout = as_seconds(opts.timeout, "timeout")
         if timeout is None and spec is not None:
             timeout = spec.timeout
         unique_ttl = None
         if opts.unique:
-            unique_ttl = as_seconds(opts.unique_ttl, "unique_ttl") or (spec and spec.unique_ttl)
+            unique_ttl = as_seconds(opts.unique_ttl, "unique_ttl")
+            if unique_ttl is None and spec is not None:
+                unique_ttl = spec.unique_ttl
             if not unique_ttl:
                 raise InvalidOptionsError(
                     f"unique job {job_type!r} needs unique_ttl (in the options or on the job type)"

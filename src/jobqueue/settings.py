@@ -1,4 +1,4 @@
-"""Configuration read from the environment (and `.env`): `QUEUE_*` for the queue, `CACHE_*` for the cache."""
+"""Configuration read from the environment (and `.env`): `QUEUE_*` variables."""
 
 from __future__ import annotations
 
@@ -64,7 +64,9 @@ class QueueSettings(BaseSettings):
     url: SecretStr | None = None
     """Overrides host, port, db and password: `redis://`, `rediss://` (TLS) or `unix://`."""
 
-    queues: Annotated[dict[str, int], NoDecode] = Field(default_factory=lambda: {"critical": 6, "default": 3, "low": 1})
+    queues: Annotated[dict[str, int], NoDecode] = Field(
+        default_factory=lambda: {"critical": 6, "default": 3, "low": 1}
+    )
     """Queue names and weights; from the environment as `critical=6,default=3,low=1`."""
     default_queue: str = "default"
     strict_priority: bool = False
@@ -116,7 +118,9 @@ class QueueSettings(BaseSettings):
         try:
             return cls(**overrides)
         except ValidationError as exc:
-            raise ConfigurationError(_describe(exc, cls.model_config.get("env_prefix", ""))) from None
+            raise ConfigurationError(
+                _describe(exc, cls.model_config.get("env_prefix", ""))
+            ) from None
 
     def redis_url(self) -> str:
         """The connection URL, with the password in it (do not log it)."""

