@@ -2,5 +2,6 @@
 
 from jobqueue.redis.broker import RedisJobBroker
 from jobqueue.redis.keys import QueueKeys
+from jobqueue.redis.schedule_source import RedisScheduleSource
 
-__all__ = ["QueueKeys", "RedisJobBroker"]
+__all__ = ["QueueKeys", "RedisJobBroker", "RedisScheduleSource"]

@@ -1,0 +1,108 @@
+"""`RedisScheduleSource`: delayed jobs and cron-style periodic jobs as a Taskiq `ScheduleSource`.
+
+- A one-off schedule (`ScheduledTask.time`, or `kicker.schedule_by_time(source, when)`) becomes a
+  job in the queue's `scheduled` set at once; the workers forward it when it is due, so it needs no
+  `taskiq scheduler` process and fires within milliseconds of its time.
+- Cron and interval schedules are stored in Redis (`<prefix>:schedules`, JSON) and fired by
+  `taskiq scheduler module:scheduler`. Any number of scheduler processes may run: `pre_send` takes
+  a per-tick lock (`SET NX`), so each tick fires once.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from taskiq import ScheduledTask, ScheduleSource, TaskiqMessage
+from taskiq.exceptions import ScheduledTaskCancelledError
+from taskiq.labels import prepare_label
+
+from jobqueue.errors import JobQueueError
+from jobqueue.labels import Label
+
+if TYPE_CHECKING:
+    from jobqueue.redis.broker import RedisJobBroker
+
+__all__ = ["RedisScheduleSource"]
+
+_TICK_LOCK_TTL = 24 * 3600
+
+
+class RedisScheduleSource(ScheduleSource):
+    """A schedule source backed by jobqueue's Redis layout.
+
+    Args:
+        broker: The broker whose queues the schedules feed; started here if it is not yet.
+    """
+
+    def __init__(self, broker: RedisJobBroker) -> None:
+        self.broker = broker
+        prefix = broker.settings.key_prefix
+        self.schedules_key = f"{prefix}:schedules"
+        self.tick_prefix = f"{prefix}:schedule-tick:"
+        self._started_broker = False
+
+    async def startup(self) -> None:
+        """Connect through the broker."""
+        if self.broker._client is None:
+            await self.broker.startup()
+            self._started_broker = True
+
+    async def shutdown(self) -> None:
+        """Disconnect if this source connected."""
+        if self._started_broker:
+            await self.broker.shutdown()
+            self._started_broker = False
+
+    async def get_schedules(self) -> list[ScheduledTask]:
+        """The stored cron and interval schedules (one-off ones live in the queues)."""
+        raw = await self.broker.client.hgetall(self.schedules_key)
+        return [ScheduledTask.model_validate_json(value) for value in raw.values()]
+
+    async def add_schedule(self, schedule: ScheduledTask) -> None:
+        """Store a periodic schedule, or enqueue a one-off one as a scheduled job."""
+        if schedule.cron is None and schedule.interval is None and schedule.time is not None:
+            await self._enqueue_at(schedule)
+            return
+        await self.broker.client.hset(
+            self.schedules_key, schedule.schedule_id, schedule.model_dump_json()
+        )
+
+    async def delete_schedule(self, schedule_id: str) -> None:
+        """Remove a periodic schedule (a one-off one is a job: delete it as a job)."""
+        await self.broker.client.hdel(self.schedules_key, schedule_id)
+
+    async def pre_send(self, task: ScheduledTask) -> None:
+        """Let only the first scheduler process fire a given tick of a periodic schedule."""
+        if task.cron is None and task.interval is None:
+            return
+        period = 60.0
+        if task.interval is not None:
+            interval = task.interval
+            period = interval.total_seconds() if isinstance(interval, timedelta) else interval
+        tick = math.floor(time.time() / period)
+        won = await self.broker.client.set(
+            f"{self.tick_prefix}{task.schedule_id}:{tick}", "1", nx=True, ex=_TICK_LOCK_TTL
+        )
+        if not won:
+            raise ScheduledTaskCancelledError
+
+    async def _enqueue_at(self, schedule: ScheduledTask) -> None:
+        assert schedule.time is not None
+        message = TaskiqMessage(
+            task_id=schedule.task_id or schedule.schedule_id,
+            task_name=schedule.task_name,
+            labels={},
+            labels_types={},
+            args=schedule.args,
+            kwargs=schedule.kwargs,
+        )
+        labels = {**schedule.labels, Label.PROCESS_AT: schedule.time.timestamp()}
+        for name, value in labels.items():
+            message.labels[name], message.labels_types[name] = prepare_label(value)  # type: ignore[index]
+        submission = self.broker.submission_from_message(self.broker.formatter.dumps(message))
+        (result,) = await self.broker.submit([submission])
+        if isinstance(result, JobQueueError):
+            raise result
