@@ -152,7 +152,10 @@ class JobQueue:
         for result in results:
             if not isinstance(result, JobQueueError):
                 logger.info(
-                    "Job enqueued successfully",
+                    "Job enqueued successfully %s id=%s queue=%s",
+                    result.job_type,
+                    result.id,
+                    result.queue,
                     extra={"job_type": result.job_type, "job_id": result.id, "queue": result.queue},
                 )
         return results

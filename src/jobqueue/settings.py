@@ -74,6 +74,8 @@ class QueueSettings(BaseSettings):
 
     concurrency: int = Field(default=10, ge=1)
     """Jobs one worker process runs at once."""
+    prefetch: int = Field(default=10, ge=0)
+    """Jobs a worker leases ahead of running them, so one fetch serves many jobs."""
     lease_timeout: float = Field(default=30.0, gt=0)
     """Seconds a fetched job stays reserved without a heartbeat; renewed every third of it."""
     recovery_interval: float = Field(default=5.0, gt=0)

@@ -28,7 +28,9 @@ class LoggingMiddleware(TaskiqMiddleware):
         """Log "Processing job"."""
         delivery = self.job_broker.deliveries.get(message.task_id)
         logger.info(
-            "Processing job",
+            "Processing job %s id=%s",
+            message.task_name,
+            message.task_id,
             extra={
                 "job_type": message.task_name,
                 "job_id": message.task_id,
@@ -47,7 +49,10 @@ class LoggingMiddleware(TaskiqMiddleware):
         if delivery is not None and delivery.started_at is not None:
             duration = round((time.monotonic() - delivery.started_at) * 1000, 1)
         logger.info(
-            "Job completed successfully",
+            "Job completed successfully %s id=%s duration=%sms",
+            message.task_name,
+            message.task_id,
+            duration,
             extra={
                 "job_type": message.task_name,
                 "job_id": message.task_id,
@@ -61,7 +66,12 @@ class LoggingMiddleware(TaskiqMiddleware):
         """Log "Job failed" with the error and the attempt number."""
         delivery = self.job_broker.deliveries.get(message.task_id)
         logger.error(
-            "Job failed",
+            "Job failed %s id=%s attempt=%s error=%s: %s",
+            message.task_name,
+            message.task_id,
+            delivery.retried + 1 if delivery else None,
+            type(exception).__name__,
+            exception,
             extra={
                 "job_type": message.task_name,
                 "job_id": message.task_id,

@@ -6,12 +6,14 @@ Run a worker with `taskiq worker module:factory`, where the factory returns this
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import itertools
 import logging
 import random
 from collections.abc import AsyncGenerator, Sequence
 from functools import partial
+from typing import Any
 
 from redis.asyncio import Redis
 from taskiq import AckableMessage
@@ -20,9 +22,10 @@ from jobqueue.broker import Delivery, JobBroker, Outcome, OutcomeKind, Submissio
 from jobqueue.errors import JobQueueError
 from jobqueue.jobs import JobRegistry
 from jobqueue.options import JobInfo, JobState
+from jobqueue.redis.batcher import CallBatcher
 from jobqueue.redis.keys import QueueKeys, queues_set
 from jobqueue.redis.loops import WorkerLoops
-from jobqueue.redis.scripts import Scripts
+from jobqueue.redis.scripts import Call, Scripts
 from jobqueue.settings import QueueSettings
 
 __all__ = ["RedisJobBroker"]
@@ -30,6 +33,7 @@ __all__ = ["RedisJobBroker"]
 logger = logging.getLogger("jobqueue.redis")
 
 _MIN_WAIT = 0.001
+_ACK_LINGER = 0.002
 
 
 class RedisJobBroker(JobBroker):
@@ -52,6 +56,7 @@ class RedisJobBroker(JobBroker):
         self._client = client
         self._owns_client = client is None
         self._scripts: Scripts | None = None
+        self._acks: CallBatcher | None = None
         s = self.settings
         self.keys = {name: QueueKeys(s.key_prefix, name) for name in s.queues}
         self._names = s.queue_names
@@ -60,6 +65,8 @@ class RedisJobBroker(JobBroker):
         }
         self._wakeup = asyncio.Event()
         self._slot_freed = asyncio.Event()
+        self._running = 0
+        self._acking = 0
         self._loops: WorkerLoops | None = None
         self._listening = False
         self._drain_timer: asyncio.TimerHandle | None = None
@@ -75,10 +82,17 @@ class RedisJobBroker(JobBroker):
 
     @property
     def scripts(self) -> Scripts:
-        """The registered Lua scripts."""
+        """The Lua scripts, on this broker's client."""
         if self._scripts is None:
-            self._scripts = Scripts.register(self.client)
+            self._scripts = Scripts(self.client)
         return self._scripts
+
+    @property
+    def acks(self) -> CallBatcher:
+        """Batches acknowledgements of jobs that finish together into one round trip."""
+        if self._acks is None:
+            self._acks = CallBatcher(self.scripts, linger=_ACK_LINGER)
+        return self._acks
 
     async def startup(self) -> None:
         """Connect, record the queue names, and in a worker start the background loops."""
@@ -86,6 +100,7 @@ class RedisJobBroker(JobBroker):
             self._client = Redis.from_url(self.settings.redis_url(), health_check_interval=30)
             self._owns_client = True
         await self.client.sadd(queues_set(self.settings.key_prefix), *self._names)
+        await self.scripts.load()
         await super().startup()
         if self.is_worker_process:
             self._loops = WorkerLoops(self)
@@ -99,6 +114,8 @@ class RedisJobBroker(JobBroker):
             if self._loops is not None:
                 await self._loops.stop()
                 self._loops = None
+            if self._acks is not None:
+                await self._acks.flush()
             if self.deliveries and self._client is not None:
                 await self.requeue(list(self.deliveries.values()))
             await super().shutdown()
@@ -107,6 +124,7 @@ class RedisJobBroker(JobBroker):
                 await self._client.aclose()
                 self._client = None
                 self._scripts = None
+                self._acks = None
 
     # -- producing ----------------------------------------------------------------------------
 
@@ -114,13 +132,15 @@ class RedisJobBroker(JobBroker):
         """Store jobs with one pipelined round trip; per job, its info or why it was refused."""
         if not submissions:
             return []
-        async with self.client.pipeline(transaction=False) as pipe:
-            for sub in submissions:
-                keys = self.keys[sub.queue]
-                unique = keys.unique(sub.job_type, sub.unique_digest or "")
-                await self.scripts.enqueue(
-                    keys=[keys.job(sub.id), keys.pending, keys.scheduled, unique],
-                    args=[
+        calls = []
+        for sub in submissions:
+            keys = self.keys[sub.queue]
+            unique = keys.unique(sub.job_type, sub.unique_digest or "")
+            calls.append(
+                (
+                    self.scripts.enqueue,
+                    [keys.job(sub.id), keys.pending, keys.scheduled, unique],
+                    [
                         sub.id,
                         sub.message,
                         sub.job_type,
@@ -130,11 +150,13 @@ class RedisJobBroker(JobBroker):
                         "" if sub.max_retry is None else sub.max_retry,
                         "" if sub.timeout is None else sub.timeout,
                     ],
-                    client=pipe,
                 )
-            replies = await pipe.execute()
+            )
+        replies = await self.scripts.batch(calls)
         results: list[JobInfo | JobQueueError] = []
         for sub, reply in zip(submissions, replies, strict=True):
+            if isinstance(reply, Exception):
+                raise reply
             kind = reply[0].decode()
             if kind == "ok":
                 results.append(sub.info(JobState(reply[1].decode()), int(reply[2]) / 1000))
@@ -171,9 +193,10 @@ class RedisJobBroker(JobBroker):
         """Lease up to `count` jobs from the queues in this fetch's order."""
         keys, tail = self._layouts[self.queue_order()]
         s = self.settings
-        reply = await self.scripts.fetch(
-            keys=keys,
-            args=[
+        reply = await self.scripts.call(
+            self.scripts.fetch,
+            keys,
+            [
                 count,
                 int(s.lease_timeout * 1000),
                 s.dead_max_jobs,
@@ -198,24 +221,33 @@ class RedisJobBroker(JobBroker):
         return pending[pending.index("{") + 1 : pending.rindex("}")]
 
     async def listen(self) -> AsyncGenerator[bytes | AckableMessage, None]:
-        """Yield leased jobs, at most `concurrency` unacknowledged at a time."""
+        """Yield leased jobs, at most `concurrency` running (handed out, not acknowledged) at once.
+
+        Up to `prefetch` more are leased ahead in a local buffer (heartbeats cover them too), so
+        one fetch round trip serves many jobs.
+        """
         self._listening = True
         wait = _MIN_WAIT
+        s = self.settings
+        buffer: collections.deque[Delivery] = collections.deque()
         try:
             while True:
-                free = self.settings.concurrency - len(self.deliveries)
-                if free <= 0:
+                if self._running >= s.concurrency:
                     self._slot_freed.clear()
                     await self._slot_freed.wait()
                     continue
-                batch = await self._fetch_shielded(free)
-                if not batch:
-                    await self._idle(wait)
-                    wait = min(wait * 2, self.settings.poll_interval)
-                    continue
-                wait = _MIN_WAIT
-                for delivery in batch:
-                    yield AckableMessage(data=delivery.message, ack=partial(self._ack, delivery))
+                if not buffer:
+                    room = s.concurrency + s.prefetch - (len(self.deliveries) - self._acking)
+                    batch = await self._fetch_shielded(max(room, 1))
+                    if not batch:
+                        await self._idle(wait)
+                        wait = min(wait * 2, s.poll_interval)
+                        continue
+                    wait = _MIN_WAIT
+                    buffer.extend(batch)
+                delivery = buffer.popleft()
+                self._running += 1
+                yield AckableMessage(data=delivery.message, ack=partial(self._ack, delivery))
         finally:
             self._listening = False
             self._begin_drain()
@@ -256,36 +288,63 @@ class RedisJobBroker(JobBroker):
                 delivery.task.cancel()
 
     async def _ack(self, delivery: Delivery) -> None:
-        try:
-            await self.apply(delivery, self.decide(delivery))
-        finally:
-            self.deliveries.pop(delivery.id, None)
-            self._slot_freed.set()
+        """Apply the attempt's outcome without waiting for Redis.
 
-    async def apply(self, delivery: Delivery, outcome: Outcome) -> None:
-        """Carry out the outcome of an attempt in one atomic step."""
+        The call joins the next acknowledgement pipeline; the job keeps its lease (and its place
+        in the heartbeat) until Redis has answered, so a crash before that only means the job is
+        recovered and run again, never lost. Shutdown flushes the pipeline first.
+        """
+        self._running -= 1
+        self._acking += 1
+        self._slot_freed.set()
+        try:
+            call = self.outcome_call(delivery, self.decide(delivery))
+        except Exception:  # never raise from an ack: log, and let the lease expire
+            logger.exception("could not acknowledge job %s", delivery.id)
+            self._acking -= 1
+            return
+        self.acks.submit(call).add_done_callback(partial(self._acked, delivery))
+
+    def _acked(self, delivery: Delivery, future: asyncio.Future[Any]) -> None:
+        self._acking -= 1
+        self.deliveries.pop(delivery.id, None)
+        if not future.cancelled() and future.exception() is not None:
+            logger.error(
+                "acknowledging job %s failed; it will be recovered when its lease expires",
+                delivery.id,
+                exc_info=future.exception(),
+            )
+
+    def outcome_call(self, delivery: Delivery, outcome: Outcome) -> Call:
+        """The script call that carries out the outcome of an attempt in one atomic step."""
         keys = self.keys[delivery.queue]
         s = self.settings
         if outcome.kind is OutcomeKind.COMPLETE:
-            await self.scripts.complete(
-                keys=[keys.job(delivery.id), keys.lease, keys.completed, keys.stats],
-                args=[delivery.id, int(s.completed_retention * 1000)],
+            return (
+                self.scripts.complete,
+                [keys.job(delivery.id), keys.lease, keys.completed, keys.stats],
+                [delivery.id, int(s.completed_retention * 1000)],
             )
-        elif outcome.kind is OutcomeKind.RETRY:
-            await self.scripts.retry(
-                keys=[keys.job(delivery.id), keys.lease, keys.retry, keys.stats],
-                args=[delivery.id, int(outcome.delay * 1000), outcome.error, outcome.traceback],
-            )
+        if outcome.kind is OutcomeKind.RETRY:
             if outcome.delay <= 0:
                 self.wake()
-        elif outcome.kind is OutcomeKind.DEAD:
+            return (
+                self.scripts.retry,
+                [keys.job(delivery.id), keys.lease, keys.retry, keys.stats],
+                [delivery.id, int(outcome.delay * 1000), outcome.error, outcome.traceback],
+            )
+        if outcome.kind is OutcomeKind.DEAD:
             logger.warning(
-                "Job moved to dead",
+                "Job moved to dead id=%s queue=%s: %s",
+                delivery.id,
+                delivery.queue,
+                outcome.error,
                 extra={"job_id": delivery.id, "queue": delivery.queue, "error": outcome.error},
             )
-            await self.scripts.kill(
-                keys=[keys.lease, keys.dead, keys.stats],
-                args=[
+            return (
+                self.scripts.kill,
+                [keys.lease, keys.dead, keys.stats],
+                [
                     delivery.id,
                     outcome.error,
                     outcome.traceback,
@@ -295,8 +354,7 @@ class RedisJobBroker(JobBroker):
                     1 if outcome.counts_as_failure else 0,
                 ],
             )
-        else:
-            await self.requeue([delivery])
+        return (self.scripts.requeue, [keys.lease, keys.pending], [keys.job_prefix, delivery.id])
 
     async def requeue(self, deliveries: Sequence[Delivery]) -> int:
         """Put held jobs back to the front of pending, not counted as failures."""
@@ -304,13 +362,16 @@ class RedisJobBroker(JobBroker):
         by_queue: dict[str, list[str]] = {}
         for delivery in deliveries:
             by_queue.setdefault(delivery.queue, []).append(delivery.id)
-        for queue, ids in by_queue.items():
-            keys = self.keys[queue]
-            moved += int(
-                await self.scripts.requeue(
-                    keys=[keys.lease, keys.pending], args=[keys.job_prefix, *ids]
-                )
+        calls = [
+            (
+                self.scripts.requeue,
+                [self.keys[q].lease, self.keys[q].pending],
+                [self.keys[q].job_prefix, *ids],
             )
+            for q, ids in by_queue.items()
+        ]
+        if calls:
+            moved = sum(int(r) for r in await self.scripts.batch(calls))
         for delivery in deliveries:
             self.deliveries.pop(delivery.id, None)
         if moved:

@@ -77,21 +77,23 @@ class WorkerLoops:
         """Extend the lease of every job this worker holds."""
         broker = self.broker
         lease_ms = int(broker.settings.lease_timeout * 1000)
-        for queue, ids in broker.held_ids().items():
-            await broker.scripts.extend(keys=[broker.keys[queue].lease], args=[lease_ms, *ids])
+        calls = [
+            (broker.scripts.extend, [broker.keys[queue].lease], [lease_ms, *ids])
+            for queue, ids in broker.held_ids().items()
+        ]
+        if calls:
+            await broker.scripts.batch(calls)
 
     async def forward_once(self) -> float:
         """Move due scheduled and retry jobs to pending; return how long to sleep."""
         broker = self.broker
-        async with broker.client.pipeline(transaction=False) as pipe:
-            for keys in broker.keys.values():
-                for source in (keys.scheduled, keys.retry):
-                    await broker.scripts.forward(
-                        keys=[source, keys.pending],
-                        args=[keys.job_prefix, _FORWARD_BATCH],
-                        client=pipe,
-                    )
-            replies = await pipe.execute()
+        replies = await broker.scripts.batch(
+            [
+                (broker.scripts.forward, [source, keys.pending], [keys.job_prefix, _FORWARD_BATCH])
+                for keys in broker.keys.values()
+                for source in (keys.scheduled, keys.retry)
+            ]
+        )
         moved = sum(int(r[0]) for r in replies)
         if moved:
             broker.wake()
@@ -104,20 +106,22 @@ class WorkerLoops:
         """Return jobs whose lease expired to pending (or dead after too many losses)."""
         broker = self.broker
         s = broker.settings
-        async with broker.client.pipeline(transaction=False) as pipe:
-            for keys in broker.keys.values():
-                await broker.scripts.recover(
-                    keys=[keys.lease, keys.pending, keys.dead, keys.stats],
-                    args=[
+        replies = await broker.scripts.batch(
+            [
+                (
+                    broker.scripts.recover,
+                    [keys.lease, keys.pending, keys.dead, keys.stats],
+                    [
                         keys.job_prefix,
                         s.max_deliveries,
                         s.dead_max_jobs,
                         int(s.dead_max_age * 1000),
                         _RECOVER_BATCH,
                     ],
-                    client=pipe,
                 )
-            replies = await pipe.execute()
+                for keys in broker.keys.values()
+            ]
+        )
         recovered = sum(int(r[0]) for r in replies)
         buried = sum(int(r[1]) for r in replies)
         if recovered or buried:
