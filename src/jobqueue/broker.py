@@ -93,6 +93,8 @@ class Delivery:
     queue: str
     message: bytes
     retried: int
+    token: str = ""
+    """Which delivery of the job this is; acks of an older delivery change nothing."""
     task_message: TaskiqMessage | None = None
     """Set when the job starts, by the lifecycle middleware."""
     task: asyncio.Task[Any] | None = None

@@ -205,13 +205,14 @@ class RedisJobBroker(JobBroker):
             ],
         )
         deliveries = []
-        for i in range(0, len(reply), 4):
+        for i in range(0, len(reply), 5):
             queue = self._names_by_slot(keys, int(reply[i]))
             delivery = Delivery(
                 id=reply[i + 1].decode(),
                 queue=queue,
                 message=reply[i + 2],
                 retried=int(reply[i + 3] or 0),
+                token=str(reply[i + 4]),
             )
             deliveries.append(delivery)
         return deliveries
@@ -323,7 +324,7 @@ class RedisJobBroker(JobBroker):
             return (
                 self.scripts.complete,
                 [keys.job(delivery.id), keys.lease, keys.completed, keys.stats],
-                [delivery.id, int(s.completed_retention * 1000)],
+                [delivery.id, int(s.completed_retention * 1000), delivery.token],
             )
         if outcome.kind is OutcomeKind.RETRY:
             if outcome.delay <= 0:
@@ -331,7 +332,13 @@ class RedisJobBroker(JobBroker):
             return (
                 self.scripts.retry,
                 [keys.job(delivery.id), keys.lease, keys.retry, keys.stats],
-                [delivery.id, int(outcome.delay * 1000), outcome.error, outcome.traceback],
+                [
+                    delivery.id,
+                    int(outcome.delay * 1000),
+                    outcome.error,
+                    outcome.traceback,
+                    delivery.token,
+                ],
             )
         if outcome.kind is OutcomeKind.DEAD:
             logger.warning(
@@ -352,23 +359,28 @@ class RedisJobBroker(JobBroker):
                     s.dead_max_jobs,
                     int(s.dead_max_age * 1000),
                     1 if outcome.counts_as_failure else 0,
+                    delivery.token,
                 ],
             )
-        return (self.scripts.requeue, [keys.lease, keys.pending], [keys.job_prefix, delivery.id])
+        return (
+            self.scripts.requeue,
+            [keys.lease, keys.pending],
+            [keys.job_prefix, delivery.id, delivery.token],
+        )
 
     async def requeue(self, deliveries: Sequence[Delivery]) -> int:
         """Put held jobs back to the front of pending, not counted as failures."""
         moved = 0
         by_queue: dict[str, list[str]] = {}
         for delivery in deliveries:
-            by_queue.setdefault(delivery.queue, []).append(delivery.id)
+            by_queue.setdefault(delivery.queue, []).extend((delivery.id, delivery.token))
         calls = [
             (
                 self.scripts.requeue,
                 [self.keys[q].lease, self.keys[q].pending],
-                [self.keys[q].job_prefix, *ids],
+                [self.keys[q].job_prefix, *pairs],
             )
-            for q, ids in by_queue.items()
+            for q, pairs in by_queue.items()
         ]
         if calls:
             moved = sum(int(r) for r in await self.scripts.batch(calls))

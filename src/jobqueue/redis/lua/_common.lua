@@ -5,6 +5,12 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
+-- An acknowledgement is stale when the job was handed to another worker since (its lease expired
+-- and it was recovered): the delivery token no longer matches, and the ack must change nothing.
+local function stale(job, token)
+  return token ~= '' and redis.call('HGET', job, 'deliveries') ~= token
+end
+
 -- Move a job to the dead set, then bound the set by age and by count (dropping job hashes too).
 local function bury(dead, job_prefix, stats, id, err, tb, now, max_jobs, max_age_ms)
   redis.call('HSET', job_prefix .. id, 'state', 'dead', 'error', err, 'traceback', tb,

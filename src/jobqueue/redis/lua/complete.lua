@@ -1,6 +1,8 @@
 -- A job succeeded: drop its lease, release its unique lock, and delete it (or keep it for
 -- ARGV[2] ms in the completed set).
--- KEYS: 1 job hash, 2 lease zset, 3 completed zset, 4 stats hash. ARGV: 1 id, 2 retention ms
+-- KEYS: 1 job hash, 2 lease zset, 3 completed zset, 4 stats hash
+-- ARGV: 1 id, 2 retention ms, 3 delivery token
+if stale(KEYS[1], ARGV[3]) then return 0 end
 local now = now_ms()
 redis.call('ZREM', KEYS[2], ARGV[1])
 local unique = redis.call('HGET', KEYS[1], 'unique')

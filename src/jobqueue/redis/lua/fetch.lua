@@ -2,7 +2,7 @@
 -- this fetch), and lease each one until now + ARGV[2] ms.
 -- KEYS: per queue, 4 keys: pending, lease, dead, paused
 -- ARGV: 1 count, 2 lease ms, 3 dead max jobs, 4 dead max age ms, then per queue: job prefix, stats
--- Returns a flat list: queue index, id, message, retried count; repeated.
+-- Returns a flat list: queue index, id, message, retried count, delivery token; repeated.
 local out = {}
 local want = tonumber(ARGV[1])
 local now = now_ms()
@@ -25,6 +25,7 @@ for i = 1, nq do
           out[#out+1] = id
           out[#out+1] = v[1]
           out[#out+1] = v[2] or '0'
+          out[#out+1] = redis.call('HINCRBY', jk, 'deliveries', 1)
           want = want - 1
         else
           -- An id without a stored message (written by hand, or a half-deleted job): keep a trace.
