@@ -25,7 +25,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
     session.install("-e", ".[dev]")
-    session.run("mypy", "--strict", "src")
+    session.run("mypy", "--strict", "src", "tests/typing")
 
 
 @nox.session(python=PYTHON)

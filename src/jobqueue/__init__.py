@@ -16,7 +16,7 @@ from jobqueue.errors import (
     UnknownQueueError,
 )
 from jobqueue.factory import connect, create_broker
-from jobqueue.jobs import JobRegistry, JobSpec
+from jobqueue.jobs import JobRegistry, JobSpec, JobType
 from jobqueue.options import EnqueueOptions, JobContext, JobInfo, JobState
 from jobqueue.queue import JobQueue, Queue
 from jobqueue.retry import RetryDelay, exponential_backoff, fixed_schedule
@@ -35,6 +35,7 @@ __all__ = [
     "JobRegistry",
     "JobSpec",
     "JobState",
+    "JobType",
     "PayloadError",
     "PermanentError",
     "Queue",

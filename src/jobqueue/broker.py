@@ -21,7 +21,7 @@ from taskiq import AsyncBroker, BrokerMessage, TaskiqMessage
 from taskiq.serializers import ORJSONSerializer
 
 from jobqueue.codec import canonical_digest
-from jobqueue.errors import DuplicateJobError, JobQueueError, PermanentError
+from jobqueue.errors import DuplicateJobError, JobQueueError, PayloadError, PermanentError
 from jobqueue.jobs import JobRegistry, JobSpec
 from jobqueue.labels import Label
 from jobqueue.options import JobContext, JobInfo, JobState
@@ -206,6 +206,8 @@ class JobBroker(AsyncBroker, ABC):
         error, trace = describe_error(exc, delivery)
         if isinstance(exc, PermanentError):
             return Outcome(OutcomeKind.DEAD, error=f"permanent: {error}", traceback=trace)
+        if isinstance(exc, PayloadError):  # retrying cannot make a payload valid
+            return Outcome(OutcomeKind.DEAD, error=str(exc), traceback=trace)
         context = self.job_context(delivery)
         if delivery.retried >= context.max_retry:
             return Outcome(

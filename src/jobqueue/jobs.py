@@ -1,63 +1,161 @@
-"""Declaring jobs: a job type, its function and its defaults, collected in a `JobRegistry`.
+"""Declaring jobs: a job type, its handler, its payload type and its defaults, in a `JobRegistry`.
 
 A registry is plain data, so job modules import no broker and build nothing at import time; a
 broker factory binds the registry when it builds the broker (in the API process and in every
 worker process alike).
+
+Handlers come in two forms:
+
+- an async function whose first parameter is the payload; its other parameters may be
+  dependency-injector markers (`repo: UserRepo = Provide[Container.user_repo]`), resolved when the
+  job runs (the registry applies `@inject` itself when it sees a marker);
+- a provider (e.g. `providers.Factory(SendEmailJob, repo=..., http=...)`) building an object with
+  `async def handle(self, payload)`, registered with `registry.register(job_type, provider)`; the
+  provider is called for every run, so `provider.override(fake)` applies at once.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, get_type_hints
 
-from jobqueue.errors import InvalidOptionsError
+from pydantic import TypeAdapter, ValidationError
+
+from jobqueue.errors import InvalidOptionsError, PayloadError
 from jobqueue.options import as_seconds
 from jobqueue.retry import RetryDelay
 
 if TYPE_CHECKING:
     from taskiq import AsyncBroker
 
-__all__ = ["JobRegistry", "JobSpec"]
+__all__ = ["JobRegistry", "JobSpec", "JobType", "validate_payload"]
 
-P = ParamSpec("P")
-R = TypeVar("R")
+PayloadT = TypeVar("PayloadT")
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+
+
+class JobType(Generic[PayloadT]):
+    """A job type's name and payload type, for producers that do not import the job's code.
+
+    `SEND_EMAIL = JobType("email:send", SendEmail)`; then `await queue.enqueue(SEND_EMAIL, payload)`
+    is type-checked (the payload must be a `SendEmail`) and validated before anything is stored.
+    """
+
+    __slots__ = ("adapter", "name", "payload_type")
+
+    def __init__(self, name: str, payload_type: type[PayloadT]) -> None:
+        self.name = name
+        self.payload_type = payload_type
+        self.adapter: TypeAdapter[PayloadT] = TypeAdapter(payload_type)
+
+    def __repr__(self) -> str:
+        return (
+            f"JobType({self.name!r}, {getattr(self.payload_type, '__name__', self.payload_type)})"
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JobSpec:
-    """A job type and its defaults; enqueue options override them one by one."""
+    """A job type, its handler and its defaults; enqueue options override them one by one."""
 
     job_type: str
     func: Callable[..., Awaitable[Any]]
+    """Runs one attempt: takes the validated payload (dependencies are injected inside)."""
+    payload_type: Any = Any
     queue: str | None = None
     max_retry: int | None = None
     timeout: float | None = None
     retry_delay: RetryDelay | None = None
     unique_ttl: float | None = None
+    adapter: TypeAdapter[Any] | None = field(default=None, repr=False)
+
+
+def validate_payload(spec: JobSpec | JobType[Any] | None, job_type: str, payload: Any) -> Any:
+    """Check a payload against its job type's payload type; `PayloadError` names the field."""
+    adapter = spec.adapter if spec is not None else None
+    if adapter is None:
+        return payload
+    try:
+        return adapter.validate_python(payload)
+    except ValidationError as exc:
+        raise _payload_error(exc, job_type) from None
+
+
+def _payload_error(exc: ValidationError, job_type: str) -> PayloadError:
+    first = exc.errors()[0]
+    path = "payload" + "".join(
+        f"[{part}]" if isinstance(part, int) else f".{part}" for part in first["loc"]
+    )
+    count = exc.error_count()
+    more = f" (and {count - 1} more)" if count > 1 else ""
+    return PayloadError(
+        f"invalid payload for {job_type!r}: {path}: {first['msg']}{more}",
+        job_type=job_type,
+        field=path,
+    )
+
+
+def _payload_annotation(func: Callable[..., Any], skip_self: bool = False) -> Any:
+    """The annotation of a handler's first (payload) parameter, or `Any`."""
+    target = inspect.unwrap(func)
+    params = list(inspect.signature(target).parameters.values())
+    if skip_self and params:
+        params = params[1:]
+    if not params:
+        raise InvalidOptionsError(f"{target.__qualname__} must take the payload as first parameter")
+    try:
+        hints = get_type_hints(target)
+    except Exception:  # unresolvable forward references: no validation rather than no job
+        return Any
+    return hints.get(params[0].name, Any)
+
+
+def _inject(func: F) -> F:
+    """Apply dependency-injector's `@inject` if the function has markers and lacks it."""
+    from dependency_injector import wiring
+
+    if wiring._is_patched(func):
+        return func
+    injections, _ = wiring._fetch_reference_injections(func)
+    return wiring.inject(func) if injections else func
 
 
 class JobRegistry:
-    """Job types by name. Decorate async functions with `@registry.job("email:send", ...)`."""
+    """Job types by name.
+
+    ```python
+    jobs = JobRegistry()
+
+    @jobs.job("email:send", max_retry=4, retry_delay=fixed_schedule(30, 60, 300, 600))
+    async def send_email(payload: SendEmail, repo: UserRepo = Provide[Container.repo]) -> None:
+        ...
+    ```
+    """
 
     def __init__(self) -> None:
         self._specs: dict[str, JobSpec] = {}
 
     def job(
         self,
-        job_type: str,
+        job_type: str | JobType[Any],
         *,
         queue: str | None = None,
         max_retry: int | None = None,
         timeout: timedelta | float | None = None,
         retry_delay: RetryDelay | None = None,
         unique_ttl: timedelta | float | None = None,
-    ) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
-        """Register an async function as the handler of `job_type`; the function is returned as is.
+    ) -> Callable[[F], F]:
+        """Register an async function as the handler of `job_type`.
+
+        The payload type is the annotation of the function's first parameter (a pydantic model,
+        `dict[str, int]`, ...). The function is returned with `@inject` applied when it declares
+        dependency-injector markers, so calling it directly in a test injects too.
 
         Args:
-            job_type: The name producers enqueue by, such as `"email:send"`.
+            job_type: The name producers enqueue by (`"email:send"`), or a `JobType`.
             queue: Default queue of this job type.
             max_retry: Default retries after the first attempt.
             timeout: Default seconds one attempt may run.
@@ -65,21 +163,69 @@ class JobRegistry:
             unique_ttl: Default uniqueness window for `unique=True` enqueues.
         """
 
-        def register(func: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+        def register(func: F) -> F:
+            if not inspect.iscoroutinefunction(inspect.unwrap(func)):
+                raise InvalidOptionsError(f"job {job_type!r}: the handler must be `async def`")
+            handler = _inject(func)
+            payload_type = _declared_type(job_type, _payload_annotation(func))
             self.add(
-                JobSpec(
-                    job_type=job_type,
-                    func=func,
-                    queue=queue,
-                    max_retry=max_retry,
-                    timeout=as_seconds(timeout, "timeout"),
-                    retry_delay=retry_delay,
-                    unique_ttl=as_seconds(unique_ttl, "unique_ttl"),
+                _spec(
+                    job_type,
+                    handler,
+                    payload_type,
+                    queue,
+                    max_retry,
+                    timeout,
+                    retry_delay,
+                    unique_ttl,
                 )
             )
-            return func
+            return handler
 
         return register
+
+    def register(
+        self,
+        job_type: str | JobType[Any],
+        provider: Callable[[], Any],
+        *,
+        payload_type: Any = None,
+        queue: str | None = None,
+        max_retry: int | None = None,
+        timeout: timedelta | float | None = None,
+        retry_delay: RetryDelay | None = None,
+        unique_ttl: timedelta | float | None = None,
+    ) -> None:
+        """Register a class-based handler built by `provider` for each run.
+
+        The object it builds must have `async def handle(self, payload)`. The payload type is
+        taken from `payload_type`, a `JobType`, or the annotation of `handle` on the provider's
+        class (`providers.Factory(SendEmailJob, ...)`).
+        """
+        if payload_type is None:
+            cls = getattr(provider, "cls", None)
+            handle = getattr(cls, "handle", None) if isinstance(cls, type) else None
+            payload_type = _payload_annotation(handle, skip_self=True) if handle else Any
+        payload_type = _declared_type(job_type, payload_type)
+
+        async def run_handler(payload: Any) -> Any:
+            handler = provider()
+            if inspect.isawaitable(handler):  # an async resource
+                handler = await handler
+            return await handler.handle(payload)
+
+        self.add(
+            _spec(
+                job_type,
+                run_handler,
+                payload_type,
+                queue,
+                max_retry,
+                timeout,
+                retry_delay,
+                unique_ttl,
+            )
+        )
 
     def add(self, spec: JobSpec) -> None:
         """Register a job spec; a job type can be registered once."""
@@ -101,7 +247,56 @@ class JobRegistry:
     def __len__(self) -> int:
         return len(self._specs)
 
+    def modules(self) -> list[str]:
+        """The modules that define the registered handlers (the ones a container must wire)."""
+        names = {inspect.unwrap(spec.func).__module__ for spec in self}
+        return sorted(n for n in names if n and n != __name__)
+
     def bind(self, broker: AsyncBroker) -> None:
         """Register every job as a Taskiq task named by its job type."""
         for spec in self:
-            broker.register_task(spec.func, task_name=spec.job_type)
+            broker.register_task(_runner(spec), task_name=spec.job_type)
+
+
+def _declared_type(job_type: str | JobType[Any], annotated: Any) -> Any:
+    if isinstance(job_type, JobType):
+        return job_type.payload_type
+    return annotated
+
+
+def _spec(
+    job_type: str | JobType[Any],
+    func: Callable[..., Awaitable[Any]],
+    payload_type: Any,
+    queue: str | None,
+    max_retry: int | None,
+    timeout: timedelta | float | None,
+    retry_delay: RetryDelay | None,
+    unique_ttl: timedelta | float | None,
+) -> JobSpec:
+    return JobSpec(
+        job_type=job_type.name if isinstance(job_type, JobType) else job_type,
+        func=func,
+        payload_type=payload_type,
+        adapter=None if payload_type is Any else TypeAdapter(payload_type),
+        queue=queue,
+        max_retry=max_retry,
+        timeout=as_seconds(timeout, "timeout"),
+        retry_delay=retry_delay,
+        unique_ttl=as_seconds(unique_ttl, "unique_ttl"),
+    )
+
+
+def _runner(spec: JobSpec) -> Callable[[Any], Awaitable[Any]]:
+    """The Taskiq task of a job: validate the JSON payload, then run the handler.
+
+    Its parameter is annotated `Any` so that Taskiq passes the JSON through untouched; an invalid
+    payload raises `PayloadError`, which sends the job to dead (retrying cannot fix it).
+    """
+
+    async def run(payload: Any) -> Any:
+        return await spec.func(validate_payload(spec, spec.job_type, payload))
+
+    run.__name__ = run.__qualname__ = f"job_{spec.job_type.replace(':', '_')}"
+    run.__module__ = inspect.unwrap(spec.func).__module__
+    return run

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import Any, Protocol, Self, runtime_checkable
+from typing import Any, Protocol, Self, TypeVar, overload, runtime_checkable
 
 from taskiq import TaskiqMessage, TaskiqMiddleware
 from taskiq.labels import prepare_label
@@ -17,41 +17,75 @@ from taskiq.labels import prepare_label
 from jobqueue.broker import JobBroker, Submission
 from jobqueue.codec import canonical_digest, to_jsonable
 from jobqueue.errors import InvalidOptionsError, JobQueueError, QueueClosedError, UnknownQueueError
+from jobqueue.jobs import JobType, validate_payload
 from jobqueue.labels import Label
 from jobqueue.options import EnqueueOptions, JobInfo, as_seconds
 
 __all__ = ["JobQueue", "Queue"]
 
 _NO_OPTIONS = EnqueueOptions()
+P = TypeVar("P")
+
+JobRef = str | JobType[Any]
+"""A job type by name, or a typed `JobType`."""
+EnqueueItem = tuple[JobRef, Any] | tuple[JobRef, Any, EnqueueOptions]
 
 
 @runtime_checkable
 class Queue(Protocol):
-    """What application code depends on to enqueue jobs (swap in `RecordingQueue` in tests)."""
+    """What application code depends on to enqueue jobs (swap in `RecordingQueue` in tests).
 
-    async def enqueue(self, job_type: str, payload: Any) -> JobInfo:
+    Every method takes the job type by name (`"email:send"`) or as a typed `JobType`, which lets
+    mypy check the payload's type.
+    """
+
+    @overload
+    async def enqueue(self, job_type: JobType[P], payload: P) -> JobInfo: ...
+    @overload
+    async def enqueue(self, job_type: str, payload: Any) -> JobInfo: ...
+    async def enqueue(self, job_type: JobRef, payload: Any) -> JobInfo:
         """Enqueue a job to run as soon as a worker is free."""
         ...
 
+    @overload
+    async def enqueue_with_delay(
+        self, job_type: JobType[P], payload: P, delay: timedelta | float
+    ) -> JobInfo: ...
+    @overload
     async def enqueue_with_delay(
         self, job_type: str, payload: Any, delay: timedelta | float
+    ) -> JobInfo: ...
+    async def enqueue_with_delay(
+        self, job_type: JobRef, payload: Any, delay: timedelta | float
     ) -> JobInfo:
         """Enqueue a job to run no earlier than `delay` from now."""
         ...
 
-    async def enqueue_at(self, job_type: str, payload: Any, process_at: datetime) -> JobInfo:
+    @overload
+    async def enqueue_at(
+        self, job_type: JobType[P], payload: P, process_at: datetime
+    ) -> JobInfo: ...
+    @overload
+    async def enqueue_at(self, job_type: str, payload: Any, process_at: datetime) -> JobInfo: ...
+    async def enqueue_at(self, job_type: JobRef, payload: Any, process_at: datetime) -> JobInfo:
         """Enqueue a job to run no earlier than `process_at` (timezone-aware)."""
         ...
 
+    @overload
+    async def enqueue_with_options(
+        self, job_type: JobType[P], payload: P, opts: EnqueueOptions
+    ) -> JobInfo: ...
+    @overload
     async def enqueue_with_options(
         self, job_type: str, payload: Any, opts: EnqueueOptions
+    ) -> JobInfo: ...
+    async def enqueue_with_options(
+        self, job_type: JobRef, payload: Any, opts: EnqueueOptions
     ) -> JobInfo:
         """Enqueue a job with explicit options."""
         ...
 
-    async def enqueue_many(
-        self, jobs: Iterable[tuple[str, Any] | tuple[str, Any, EnqueueOptions]]
-    ) -> list[JobInfo | JobQueueError]:
+    async def enqueue_many(self, jobs: Iterable[EnqueueItem]) -> list[JobInfo | JobQueueError]:
         """Enqueue a batch in one round trip; per job, its info or the error that refused it."""
         ...
 
@@ -102,24 +136,50 @@ class JobQueue:
     ) -> None:
         await self.close()
 
-    async def enqueue(self, job_type: str, payload: Any) -> JobInfo:
+    @overload
+    async def enqueue(self, job_type: JobType[P], payload: P) -> JobInfo: ...
+    @overload
+    async def enqueue(self, job_type: str, payload: Any) -> JobInfo: ...
+    async def enqueue(self, job_type: JobRef, payload: Any) -> JobInfo:
         """Enqueue a job to run as soon as a worker is free."""
         return await self.enqueue_with_options(job_type, payload, _NO_OPTIONS)
 
+    @overload
+    async def enqueue_with_delay(
+        self, job_type: JobType[P], payload: P, delay: timedelta | float
+    ) -> JobInfo: ...
+    @overload
     async def enqueue_with_delay(
         self, job_type: str, payload: Any, delay: timedelta | float
+    ) -> JobInfo: ...
+    async def enqueue_with_delay(
+        self, job_type: JobRef, payload: Any, delay: timedelta | float
     ) -> JobInfo:
         """Enqueue a job to run no earlier than `delay` from now."""
         return await self.enqueue_with_options(job_type, payload, EnqueueOptions(delay=delay))
 
-    async def enqueue_at(self, job_type: str, payload: Any, process_at: datetime) -> JobInfo:
+    @overload
+    async def enqueue_at(
+        self, job_type: JobType[P], payload: P, process_at: datetime
+    ) -> JobInfo: ...
+    @overload
+    async def enqueue_at(self, job_type: str, payload: Any, process_at: datetime) -> JobInfo: ...
+    async def enqueue_at(self, job_type: JobRef, payload: Any, process_at: datetime) -> JobInfo:
         """Enqueue a job to run no earlier than `process_at`; a naive datetime is refused."""
         return await self.enqueue_with_options(
             job_type, payload, EnqueueOptions(process_at=process_at)
         )
 
+    @overload
+    async def enqueue_with_options(
+        self, job_type: JobType[P], payload: P, opts: EnqueueOptions
+    ) -> JobInfo: ...
+    @overload
     async def enqueue_with_options(
         self, job_type: str, payload: Any, opts: EnqueueOptions
+    ) -> JobInfo: ...
+    async def enqueue_with_options(
+        self, job_type: JobRef, payload: Any, opts: EnqueueOptions
     ) -> JobInfo:
         """Enqueue a job with explicit options; raises on a duplicate or invalid input."""
         (result,) = await self._submit([await self._build(job_type, payload, opts)])
@@ -127,9 +187,7 @@ class JobQueue:
             raise result
         return result
 
-    async def enqueue_many(
-        self, jobs: Iterable[tuple[str, Any] | tuple[str, Any, EnqueueOptions]]
-    ) -> list[JobInfo | JobQueueError]:
+    async def enqueue_many(self, jobs: Iterable[EnqueueItem]) -> list[JobInfo | JobQueueError]:
         """Enqueue a batch in one round trip.
 
         Invalid input (a bad payload or options) raises before anything is enqueued; duplicates
@@ -160,14 +218,20 @@ class JobQueue:
                 )
         return results
 
-    async def _build(self, job_type: str, payload: Any, opts: EnqueueOptions) -> Submission:
+    async def _build(self, job: JobRef, payload: Any, opts: EnqueueOptions) -> Submission:
         """Validate one job and turn its options into labels (the only place that does)."""
         broker = self.broker
         settings = broker.settings
+        job_type = job.name if isinstance(job, JobType) else job
         spec = broker.job_specs.get(job_type)
         queue = opts.queue or (spec.queue if spec else None) or settings.default_queue
         if queue not in settings.queues:
             raise UnknownQueueError(queue, tuple(settings.queues))
+        checker = job if isinstance(job, JobType) else spec
+        if checker is not None and checker.adapter is not None:
+            payload = checker.adapter.dump_python(
+                validate_payload(checker, job_type, payload), mode="json"
+            )
         body = to_jsonable(payload, job_type)
         max_retry = opts.max_retry
         if max_retry is None and spec is not None:
