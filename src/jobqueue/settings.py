@@ -1,9 +1,9 @@
-"""Configuration read from the environment (and `.env`): `QUEUE_*` variables."""
+"""Configuration read from the environment (and `.env`): `QUEUE_*`, `CACHE_*` and `HTTP_*`."""
 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 from urllib.parse import quote
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from jobqueue.errors import ConfigurationError
 
-__all__ = ["QueueSettings", "parse_weights"]
+__all__ = ["CacheSettings", "HttpSettings", "QueueSettings", "RedisSettings", "parse_weights"]
 
 _QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.:-]+$")
 _URL_SCHEMES = ("redis://", "rediss://", "unix://")
@@ -45,11 +45,54 @@ def parse_weights(value: Any) -> dict[str, int]:
     return weights
 
 
-class QueueSettings(BaseSettings):
-    """Settings of the queue and its workers; each field `x` is read from `QUEUE_X`.
+class _EnvSettings(BaseSettings):
+    """Settings whose errors name the environment variable and never show a secret."""
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> Self:
+        """Read the settings, turning a validation error into one that names the variable."""
+        try:
+            return cls(**overrides)
+        except ValidationError as exc:
+            prefix = str(cls.model_config.get("env_prefix", ""))
+            raise ConfigurationError(_describe(exc, prefix)) from None
+
+
+class RedisSettings(_EnvSettings):
+    """Where a Redis server is: host, port, db and password, or one URL that overrides them.
 
     The password (and a URL, which may embed one) are `SecretStr`: they never appear in a repr or a
-    log line. Use `QueueSettings.from_env()` to get errors that name the environment variable.
+    log line.
+    """
+
+    host: str = "localhost"
+    port: int = Field(default=6379, ge=1, le=65535)
+    password: SecretStr | None = None
+    db: int = Field(default=0, ge=0)
+    url: SecretStr | None = None
+    """Overrides host, port, db and password: `redis://`, `rediss://` (TLS) or `unix://`."""
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(_URL_SCHEMES):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    def redis_url(self) -> str:
+        """The connection URL, with the password in it (do not log it)."""
+        if self.url is not None:
+            return self.url.get_secret_value()
+        auth = ""
+        if self.password is not None:
+            auth = ":" + quote(self.password.get_secret_value(), safe="") + "@"
+        return f"redis://{auth}{self.host}:{self.port}/{self.db}"
+
+
+class QueueSettings(RedisSettings):
+    """Settings of the queue and its workers; each field `x` is read from `QUEUE_X`.
+
+    Use `QueueSettings.from_env()` to get errors that name the environment variable.
     """
 
     model_config = SettingsConfigDict(
@@ -57,12 +100,8 @@ class QueueSettings(BaseSettings):
     )
 
     driver: Literal["redis", "memory"] = "redis"
-    host: str = "localhost"
-    port: int = Field(default=6379, ge=1, le=65535)
-    password: SecretStr | None = None
     db: int = Field(default=1, ge=0)
-    url: SecretStr | None = None
-    """Overrides host, port, db and password: `redis://`, `rediss://` (TLS) or `unix://`."""
+    """Database 1 by default, apart from the cache's 0."""
 
     queues: Annotated[dict[str, int], NoDecode] = Field(
         default_factory=lambda: {"critical": 6, "default": 3, "low": 1}
@@ -99,13 +138,6 @@ class QueueSettings(BaseSettings):
     def _parse_queues(cls, value: Any) -> dict[str, int]:
         return parse_weights(value)
 
-    @field_validator("url")
-    @classmethod
-    def _check_url(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not value.get_secret_value().startswith(_URL_SCHEMES):
-            raise ValueError("must start with redis://, rediss:// or unix://")
-        return value
-
     @model_validator(mode="after")
     def _check_default_queue(self) -> QueueSettings:
         if self.default_queue not in self.queues:
@@ -114,29 +146,35 @@ class QueueSettings(BaseSettings):
             )
         return self
 
-    @classmethod
-    def from_env(cls, **overrides: Any) -> QueueSettings:
-        """Read the settings, turning a validation error into one that names the variable."""
-        try:
-            return cls(**overrides)
-        except ValidationError as exc:
-            raise ConfigurationError(
-                _describe(exc, cls.model_config.get("env_prefix", ""))
-            ) from None
-
-    def redis_url(self) -> str:
-        """The connection URL, with the password in it (do not log it)."""
-        if self.url is not None:
-            return self.url.get_secret_value()
-        auth = ""
-        if self.password is not None:
-            auth = ":" + quote(self.password.get_secret_value(), safe="") + "@"
-        return f"redis://{auth}{self.host}:{self.port}/{self.db}"
-
     @property
     def queue_names(self) -> tuple[str, ...]:
         """Queue names, highest weight first."""
         return tuple(sorted(self.queues, key=lambda name: -self.queues[name]))
+
+
+class CacheSettings(RedisSettings):
+    """Settings of the cache; each field `x` is read from `CACHE_X` (database 0 by default)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CACHE_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    driver: Literal["redis", "memory"] = "redis"
+    key_prefix: str = "cache"
+
+
+class HttpSettings(_EnvSettings):
+    """Settings of the shared HTTP client; each field `x` is read from `HTTP_X`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HTTP_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    timeout: float = Field(default=10.0, gt=0)
+    """Seconds for reading, writing and waiting for a pooled connection."""
+    connect_timeout: float = Field(default=5.0, gt=0)
+    max_connections: int = Field(default=100, ge=1)
+    max_keepalive_connections: int = Field(default=20, ge=0)
 
 
 def _describe(exc: ValidationError, prefix: str) -> str:
