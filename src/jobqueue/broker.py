@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any
 
 from taskiq import AsyncBroker, BrokerMessage, TaskiqMessage
 from taskiq.serializers import ORJSONSerializer
@@ -120,6 +120,8 @@ class JobBroker(AsyncBroker, ABC):
         self.serializer = ORJSONSerializer()
         self.job_specs: dict[str, JobSpec] = {}
         self.deliveries: dict[str, Delivery] = {}
+        self.drain_expired = False
+        self._drain_timer: asyncio.TimerHandle | None = None
         from jobqueue.middleware import LifecycleMiddleware, LoggingMiddleware
 
         self.add_middlewares(LifecycleMiddleware(), LoggingMiddleware())
@@ -223,6 +225,31 @@ class JobBroker(AsyncBroker, ABC):
             delay = DEFAULT_RETRY_DELAY(context.attempt, exc, context)
         return Outcome(OutcomeKind.RETRY, delay=delay, error=error, traceback=trace)
 
+    # -- graceful shutdown --------------------------------------------------------------------
+
+    def begin_drain(self) -> None:
+        """Fetching stopped: give running jobs `shutdown_timeout`, then stop them.
+
+        Stopped jobs go back to pending without counting a failure; so does a job that would
+        start after the timeout (the lifecycle middleware stops it at once).
+        """
+        self.drain_expired = False
+        loop = asyncio.get_running_loop()
+        self._drain_timer = loop.call_later(self.settings.shutdown_timeout, self._stop_running)
+
+    def end_drain(self) -> None:
+        """Cancel the drain timer (shutdown is complete)."""
+        if self._drain_timer is not None:
+            self._drain_timer.cancel()
+            self._drain_timer = None
+
+    def _stop_running(self) -> None:
+        self.drain_expired = True
+        for delivery in list(self.deliveries.values()):
+            if delivery.task is not None and not delivery.task.done():
+                delivery.stopped_for_shutdown = True
+                delivery.task.cancel()
+
     def _why_not_run(self, delivery: Delivery) -> str:
         """Explain a delivery that Taskiq acknowledged without running it."""
         try:
@@ -245,9 +272,7 @@ def describe_error(exc: BaseException, delivery: Delivery) -> tuple[str, str]:
     return line[:2000], trace[-_TRACEBACK_LIMIT:]
 
 
-def duplicate_error(
-    kind: Literal["duplicate", "conflict"], sub: Submission, other: str
-) -> Exception:
+def duplicate_error(kind: str, sub: Submission, other: str) -> DuplicateJobError:
     """The error for a refused unique job or a reused job id."""
     return DuplicateJobError(sub.job_type, sub.queue, other if kind == "duplicate" else sub.id)
 

@@ -121,9 +121,12 @@ class JobQueue:
         """Disconnect; idempotent."""
         if self._closed:
             return
-        self._closed = True
-        if self._started and self._owns_broker:
-            await self.broker.shutdown()
+        try:
+            # Jobs run in-process (memory driver) may still enqueue while the broker drains.
+            if self._started and self._owns_broker:
+                await self.broker.shutdown()
+        finally:
+            self._closed = True
 
     async def __aenter__(self) -> Self:
         return await self.start()

@@ -36,6 +36,10 @@ class LifecycleMiddleware(TaskiqMiddleware):
             delivery.task_message = message
             delivery.started_at = time.monotonic()
             delivery.task = asyncio.current_task()
+            if broker.drain_expired and delivery.task is not None:
+                # Shutdown's grace period is over: do not start, go back to pending instead.
+                delivery.stopped_for_shutdown = True
+                delivery.task.cancel()
         if Label.TIMEOUT not in message.labels:
             spec = broker.job_specs.get(message.task_name)
             if spec is not None and spec.timeout is not None:

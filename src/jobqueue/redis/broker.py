@@ -69,7 +69,6 @@ class RedisJobBroker(JobBroker):
         self._acking = 0
         self._loops: WorkerLoops | None = None
         self._listening = False
-        self._drain_timer: asyncio.TimerHandle | None = None
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -96,6 +95,9 @@ class RedisJobBroker(JobBroker):
 
     async def startup(self) -> None:
         """Connect, record the queue names, and in a worker start the background loops."""
+        # Fresh events: a broker may be started again on another event loop (tests do).
+        self._wakeup = asyncio.Event()
+        self._slot_freed = asyncio.Event()
         if self._client is None:
             self._client = Redis.from_url(self.settings.redis_url(), health_check_interval=30)
             self._owns_client = True
@@ -109,8 +111,7 @@ class RedisJobBroker(JobBroker):
     async def shutdown(self) -> None:
         """Stop the loops, put back jobs this worker still holds, and disconnect."""
         try:
-            if self._drain_timer is not None:
-                self._drain_timer.cancel()
+            self.end_drain()
             if self._loops is not None:
                 await self._loops.stop()
                 self._loops = None
@@ -161,7 +162,7 @@ class RedisJobBroker(JobBroker):
             if kind == "ok":
                 results.append(sub.info(JobState(reply[1].decode()), int(reply[2]) / 1000))
             else:
-                results.append(duplicate_error(kind, sub, reply[1].decode()))  # type: ignore[arg-type]
+                results.append(duplicate_error(kind, sub, reply[1].decode()))
         return results
 
     # -- consuming ----------------------------------------------------------------------------
@@ -251,7 +252,7 @@ class RedisJobBroker(JobBroker):
                 yield AckableMessage(data=delivery.message, ack=partial(self._ack, delivery))
         finally:
             self._listening = False
-            self._begin_drain()
+            self.begin_drain()
 
     async def _fetch_shielded(self, count: int) -> list[Delivery]:
         # The script may have leased jobs by the time a shutdown cancels us: record them anyway,
@@ -276,17 +277,6 @@ class RedisJobBroker(JobBroker):
     def wake(self) -> None:
         """Make an idle listener fetch now (jobs were forwarded or recovered)."""
         self._wakeup.set()
-
-    def _begin_drain(self) -> None:
-        """After the shutdown timeout, stop jobs still running; they go back to pending."""
-        loop = asyncio.get_running_loop()
-        self._drain_timer = loop.call_later(self.settings.shutdown_timeout, self._stop_running)
-
-    def _stop_running(self) -> None:
-        for delivery in list(self.deliveries.values()):
-            if delivery.task is not None and not delivery.task.done():
-                delivery.stopped_for_shutdown = True
-                delivery.task.cancel()
 
     async def _ack(self, delivery: Delivery) -> None:
         """Apply the attempt's outcome without waiting for Redis.

@@ -47,6 +47,8 @@ class Scripts:
         self.forward = Script("forward")
         self.recover = Script("recover")
         self.requeue = Script("requeue")
+        self.delete = Script("delete")
+        self.revive = Script("revive")
         self._all = [v for v in vars(self).values() if isinstance(v, Script)]
 
     async def load(self) -> None:
