@@ -44,10 +44,10 @@ async def produce(settings: QueueSettings) -> None:
             print(f"second unique enqueue refused: job {exc.existing_id} already exists")
 
 
-async def wait_for(settings: QueueSettings, processed: int, dead: int, timeout: float) -> None:
+async def wait_for(settings: QueueSettings, processed: int, dead: int, seconds: float) -> None:
     async with connect(settings) as queue:
         client = queue.broker.client  # type: ignore[attr-defined]
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             done = 0
             buried = 0
@@ -84,7 +84,7 @@ def main() -> None:
     )
     try:
         asyncio.run(produce(settings))
-        asyncio.run(wait_for(settings, processed=4, dead=1, timeout=30))
+        asyncio.run(wait_for(settings, processed=4, dead=1, seconds=30))
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(15)
