@@ -9,6 +9,7 @@ that in one step, so a job leaves the store only after it finished.
 from __future__ import annotations
 
 import asyncio
+import random
 import traceback
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -174,6 +175,23 @@ class JobBroker(AsyncBroker, ABC):
         )
 
     # -- consuming ----------------------------------------------------------------------------
+
+    def queue_order(self) -> tuple[str, ...]:
+        """The order to try queues in for one fetch: by weight at random, or strictly.
+
+        asynq's semantics: the chance that a queue comes first is its share of the total weight,
+        so while every queue has work, fetches split by weight and no queue starves.
+        """
+        names = list(self.settings.queue_names)
+        if self.settings.strict_priority or len(names) == 1:
+            return tuple(names)
+        weights = [self.settings.queues[n] for n in names]
+        order = []
+        while names:
+            (pick,) = random.choices(range(len(names)), weights)
+            order.append(names.pop(pick))
+            weights.pop(pick)
+        return tuple(order)
 
     def job_context(self, delivery: Delivery) -> JobContext:
         """The job as retry-delay functions and logs see it."""

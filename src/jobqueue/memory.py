@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import heapq
 import logging
-import random
 import time
 from collections import deque
 from collections.abc import AsyncGenerator, Sequence
@@ -217,20 +216,6 @@ class MemoryJobBroker(JobBroker):
         self._changed.set()
 
     # -- consuming ----------------------------------------------------------------------------
-
-    def queue_order(self) -> tuple[str, ...]:
-        """The order to try queues in for one fetch: by weight at random, or strictly."""
-        # Kept in step with RedisJobBroker.queue_order (asynq's semantics).
-        if self.settings.strict_priority or len(self._names) == 1:
-            return self._names
-        names = list(self._names)
-        weights = [self.settings.queues[n] for n in names]
-        order = []
-        while names:
-            (pick,) = random.choices(range(len(names)), weights)
-            order.append(names.pop(pick))
-            weights.pop(pick)
-        return tuple(order)
 
     def fetch(self, count: int) -> list[Delivery]:
         """Take up to `count` pending jobs in this fetch's queue order; they become held."""

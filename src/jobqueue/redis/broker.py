@@ -10,7 +10,6 @@ import collections
 import contextlib
 import itertools
 import logging
-import random
 from collections.abc import AsyncGenerator, Sequence
 from functools import partial
 from typing import Any
@@ -175,20 +174,6 @@ class RedisJobBroker(JobBroker):
             keys += [k.pending, k.lease, k.dead, k.paused]
             args += [k.job_prefix, k.stats]
         return keys, args
-
-    def queue_order(self) -> tuple[str, ...]:
-        """The order to try queues in for one fetch: by weight at random, or strictly."""
-        if self.settings.strict_priority or len(self._names) == 1:
-            return self._names
-        # asynq's semantics: the chance a queue comes first is its share of the total weight.
-        names = list(self._names)
-        weights = [self.settings.queues[n] for n in names]
-        order = []
-        while names:
-            (pick,) = random.choices(range(len(names)), weights)
-            order.append(names.pop(pick))
-            weights.pop(pick)
-        return tuple(order)
 
     async def fetch(self, count: int) -> list[Delivery]:
         """Lease up to `count` jobs from the queues in this fetch's order."""
