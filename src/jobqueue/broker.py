@@ -44,7 +44,9 @@ class Submission:
     queue: str
     message: bytes
     process_at: float | None = None
-    """Epoch seconds; `None` runs it now."""
+    """Epoch seconds; `None` runs it now (or after `delay`)."""
+    delay: float | None = None
+    """Seconds from when the store accepts the job, on the store's clock (not the producer's)."""
     unique_ttl: float | None = None
     unique_digest: str | None = None
     max_retry: int | None = None
@@ -53,7 +55,12 @@ class Submission:
     def info(self, state: JobState, enqueued_at: float) -> JobInfo:
         """The `JobInfo` producers get back once the store accepted this job."""
         enqueued = datetime.fromtimestamp(enqueued_at, UTC)
-        due = datetime.fromtimestamp(self.process_at, UTC) if self.process_at else enqueued
+        if self.delay:
+            due = datetime.fromtimestamp(enqueued_at + self.delay, UTC)
+        elif self.process_at:
+            due = datetime.fromtimestamp(self.process_at, UTC)
+        else:
+            due = enqueued
         return JobInfo(
             id=self.id,
             job_type=self.job_type,
@@ -153,9 +160,7 @@ class JobBroker(AsyncBroker, ABC):
         spec = self.job_specs.get(message.task_name)
         queue = str(labels.get(Label.QUEUE) or (spec and spec.queue) or self.settings.default_queue)
         process_at = _float(labels.get(Label.PROCESS_AT))
-        delay = _float(labels.get("delay"))
-        if process_at is None and delay:
-            process_at = datetime.now(UTC).timestamp() + delay
+        delay = _float(labels.get("delay")) if process_at is None else None
         unique_ttl = _float(labels.get(Label.UNIQUE_TTL))
         digest = None
         if unique_ttl:
@@ -168,6 +173,7 @@ class JobBroker(AsyncBroker, ABC):
             queue=queue,
             message=message.message,
             process_at=process_at,
+            delay=delay or None,
             unique_ttl=unique_ttl,
             unique_digest=digest,
             max_retry=int(max_retry) if max_retry is not None else None,
@@ -232,7 +238,7 @@ class JobBroker(AsyncBroker, ABC):
         if delivery.retried >= context.max_retry:
             return Outcome(
                 OutcomeKind.DEAD,
-                error=f"retries exhausted after {context.attempt} attempts: {error}",
+                error=f"retries exhausted after {_attempts(context.attempt)}: {error}",
                 traceback=trace,
             )
         spec = self.job_specs.get(delivery.job_type)
@@ -293,6 +299,10 @@ def describe_error(exc: BaseException, delivery: Delivery) -> tuple[str, str]:
 def duplicate_error(kind: str, sub: Submission, other: str) -> DuplicateJobError:
     """The error for a refused unique job or a reused job id."""
     return DuplicateJobError(sub.job_type, sub.queue, other if kind == "duplicate" else sub.id)
+
+
+def _attempts(count: int) -> str:
+    return f"{count} attempt" if count == 1 else f"{count} attempts"
 
 
 def _float(value: Any) -> float | None:

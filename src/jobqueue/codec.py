@@ -6,6 +6,7 @@ Everything jobqueue stores is JSON (orjson): a payload read back from Redis can 
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Mapping
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -36,8 +37,12 @@ def to_jsonable(payload: Any, job_type: str) -> Any:
 
 def _walk(value: Any, path: str, job_type: str) -> Any:
     if isinstance(value, _SCALARS):
-        if isinstance(value, float) and value != value:  # NaN has no JSON form
-            raise PayloadError(f"{path}: NaN is not valid JSON", job_type=job_type, field=path)
+        if isinstance(value, float) and not math.isfinite(value):  # no JSON form
+            raise PayloadError(
+                f"{path}: {value} (NaN or infinity) is not valid JSON",
+                job_type=job_type,
+                field=path,
+            )
         return value
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")

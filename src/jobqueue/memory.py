@@ -161,7 +161,8 @@ class MemoryJobBroker(JobBroker):
                 return duplicate_error("duplicate", sub, held[0])
             self._locks[unique] = (sub.id, time.monotonic() + sub.unique_ttl)
         now = time.time()
-        due = sub.process_at if sub.process_at and sub.process_at > now else now
+        due = now + sub.delay if sub.delay else (sub.process_at or now)
+        due = max(due, now)
         state = JobState.SCHEDULED if due > now else JobState.PENDING
         job = _Job(
             id=sub.id,

@@ -7,7 +7,7 @@ back with `JobBroker.submission_from_message`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar, overload, runtime_checkable
 
@@ -251,11 +251,8 @@ class JobQueue:
                 raise InvalidOptionsError(
                     f"unique job {job_type!r} needs unique_ttl (in the options or on the job type)"
                 )
-        process_at = None
-        if opts.process_at is not None:
-            process_at = opts.process_at.timestamp()
-        elif opts.delay is not None:
-            process_at = datetime.now(UTC).timestamp() + (as_seconds(opts.delay, "delay") or 0)
+        process_at = opts.process_at.timestamp() if opts.process_at is not None else None
+        delay = as_seconds(opts.delay, "delay")
 
         labels: dict[str, Any] = {Label.QUEUE: queue, Label.ACK_TYPE: "when_saved"}
         if max_retry is not None:
@@ -281,6 +278,7 @@ class JobQueue:
             queue=queue,
             message=broker.formatter.dumps(message).message,
             process_at=process_at,
+            delay=delay or None,
             unique_ttl=unique_ttl or None,
             unique_digest=canonical_digest(job_type, [[body], {}]) if unique_ttl else None,
             max_retry=None if max_retry is None else int(max_retry),

@@ -123,7 +123,7 @@ class QueueSettings(RedisSettings):
     """A job whose lease expired this many times (it keeps killing workers) goes to dead."""
     shutdown_timeout: float = Field(default=10.0, ge=0)
     """Seconds running jobs get to finish on SIGTERM before they are put back to pending."""
-    poll_interval: float = Field(default=0.1, gt=0)
+    poll_interval: float = Field(default=0.05, gt=0)
     """Longest idle wait between two fetches; the wait starts at 1 ms and doubles while idle."""
 
     default_max_retry: int = Field(default=5, ge=0)
@@ -142,7 +142,8 @@ class QueueSettings(RedisSettings):
     def _check_default_queue(self) -> QueueSettings:
         if self.default_queue not in self.queues:
             raise ValueError(
-                f"default_queue {self.default_queue!r} is not one of the queues {list(self.queues)}"
+                f"QUEUE_DEFAULT_QUEUE {self.default_queue!r} is not one of QUEUE_QUEUES "
+                f"{list(self.queues)}"
             )
         return self
 
@@ -181,8 +182,10 @@ def _describe(exc: ValidationError, prefix: str) -> str:
     """Render a validation error naming environment variables; secret values are never shown."""
     lines = []
     for error in exc.errors():
-        field = str(error["loc"][0]) if error["loc"] else "(settings)"
-        variable = f"{prefix}{field}".upper() if error["loc"] else "settings"
+        if not error["loc"]:  # a check across fields: its input is every setting, secrets too
+            lines.append(f"{prefix}*: {error['msg']}")
+            continue
+        field = str(error["loc"][0])
         shown = "" if field in _SECRET_FIELDS else f" (got {error.get('input')!r})"
-        lines.append(f"{variable}: {error['msg']}{shown}")
+        lines.append(f"{prefix}{field}".upper() + f": {error['msg']}{shown}")
     return "invalid configuration: " + "; ".join(lines)

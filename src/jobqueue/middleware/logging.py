@@ -76,6 +76,7 @@ class LoggingMiddleware(TaskiqMiddleware):
                 "job_type": message.task_name,
                 "job_id": message.task_id,
                 "error": f"{type(exception).__name__}: {exception}",
-                "retry_attempt": delivery.retried + 1 if delivery else None,
+                "attempt": delivery.retried + 1 if delivery else None,
+                "queue": delivery.queue if delivery else None,
             },
         )

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import itertools
 import logging
 from collections.abc import AsyncGenerator, Sequence
 from functools import partial
@@ -59,9 +58,7 @@ class RedisJobBroker(JobBroker):
         s = self.settings
         self.keys = {name: QueueKeys(s.key_prefix, name) for name in s.queues}
         self._names = s.queue_names
-        self._layouts = {
-            order: self._fetch_layout(order) for order in itertools.permutations(self._names)
-        }
+        self._layouts: dict[tuple[str, ...], tuple[list[str], list[str]]] = {}
         self._wakeup = asyncio.Event()
         self._slot_freed = asyncio.Event()
         self._running = 0
@@ -149,6 +146,7 @@ class RedisJobBroker(JobBroker):
                         int(sub.unique_ttl * 1000) if sub.unique_ttl else 0,
                         "" if sub.max_retry is None else sub.max_retry,
                         "" if sub.timeout is None else sub.timeout,
+                        int(sub.delay * 1000) if sub.delay else 0,
                     ],
                 )
             )
@@ -177,7 +175,11 @@ class RedisJobBroker(JobBroker):
 
     async def fetch(self, count: int) -> list[Delivery]:
         """Lease up to `count` jobs from the queues in this fetch's order."""
-        keys, tail = self._layouts[self.queue_order()]
+        order = self.queue_order()
+        layout = self._layouts.get(order)
+        if layout is None:  # built once per order seen (there are n! orders, most never drawn)
+            layout = self._layouts[order] = self._fetch_layout(order)
+        keys, tail = layout
         s = self.settings
         reply = await self.scripts.call(
             self.scripts.fetch,

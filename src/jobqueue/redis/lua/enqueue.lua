@@ -2,7 +2,7 @@
 -- (or scheduled when it is due later).
 -- KEYS: 1 job hash, 2 pending list, 3 scheduled zset, 4 unique lock (ignored when ARGV[6] is 0)
 -- ARGV: 1 id, 2 message, 3 job type, 4 queue, 5 process_at ms (0: now), 6 unique ttl ms (0: none),
---       7 max_retry ('' = job type default), 8 timeout seconds ('')
+--       7 max_retry ('' = job type default), 8 timeout seconds (''), 9 delay ms from now (0: none)
 -- Returns {'ok', state, enqueued_at_ms} | {'duplicate', existing id} | {'conflict', id}
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return {'conflict', ARGV[1]}
@@ -16,6 +16,7 @@ if ARGV[6] ~= '0' then
 end
 local now = now_ms()
 local due = tonumber(ARGV[5])
+if ARGV[9] ~= '0' then due = now + tonumber(ARGV[9]) end
 local state = 'pending'
 if due > now then
   state = 'scheduled'
