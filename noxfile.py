@@ -37,7 +37,8 @@ def docs(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def examples(session: nox.Session) -> None:
     session.install("-e", ".[dev]")
-    session.run("python", "examples/quickstart.py")
+    session.run("python", "examples/quickstart/run.py")
+    session.run("python", "examples/docs/run_all.py")
 
 
 @nox.session(python=PYTHON)
