@@ -29,7 +29,7 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per record, with jobqueue's structured fields when present."""
 
     FIELDS = (
-        *("job_type", "job_id", "queue", "attempt", "duration_ms", "error", "retry_attempt"),
+        *("job_type", "job_id", "queue", "attempt", "duration_ms", "error"),
         *("recovered", "moved_to_dead"),
     )
 
