@@ -147,6 +147,7 @@ class RedisJobBroker(JobBroker):
                         "" if sub.max_retry is None else sub.max_retry,
                         "" if sub.timeout is None else sub.timeout,
                         int(sub.delay * 1000) if sub.delay else 0,
+                        keys.notify,
                     ],
                 )
             )
@@ -342,7 +343,7 @@ class RedisJobBroker(JobBroker):
         return (
             self.scripts.requeue,
             [keys.lease, keys.pending],
-            [keys.job_prefix, delivery.id, delivery.token],
+            [keys.job_prefix, keys.notify, delivery.id, delivery.token],
         )
 
     async def requeue(self, deliveries: Sequence[Delivery]) -> int:
@@ -355,7 +356,7 @@ class RedisJobBroker(JobBroker):
             (
                 self.scripts.requeue,
                 [self.keys[q].lease, self.keys[q].pending],
-                [self.keys[q].job_prefix, *pairs],
+                [self.keys[q].job_prefix, self.keys[q].notify, *pairs],
             )
             for q, pairs in by_queue.items()
         ]
@@ -367,9 +368,9 @@ class RedisJobBroker(JobBroker):
             logger.info("Returned %d unfinished jobs to pending", moved)
         return moved
 
-    def held_ids(self) -> dict[str, list[str]]:
-        """Ids of the jobs this worker holds, by queue (for the heartbeat)."""
+    def held(self) -> dict[str, list[str]]:
+        """Id and delivery token of each job this worker holds, flat, by queue (for heartbeats)."""
         by_queue: dict[str, list[str]] = {}
         for delivery in self.deliveries.values():
-            by_queue.setdefault(delivery.queue, []).append(delivery.id)
+            by_queue.setdefault(delivery.queue, []).extend((delivery.id, delivery.token))
         return by_queue

@@ -65,6 +65,11 @@ class QueueKeys:
         return self.base + "stats"
 
     @property
+    def notify(self) -> str:
+        """Pub/sub channel that wakes idle workers when the queue gets work after being empty."""
+        return self.base + "notify"
+
+    @property
     def job_prefix(self) -> str:
         """Prefix of job hashes; the id follows."""
         return self.base + "job:"

@@ -1,4 +1,4 @@
-"""Background loops every worker runs: lease heartbeat, forwarding of due jobs, crash recovery.
+"""Background loops every worker runs: heartbeat, forwarding, crash recovery, wake-ups.
 
 Every worker runs all three, so no extra process is needed; the Lua scripts make them safe to run
 from many workers at once.
@@ -43,6 +43,7 @@ class WorkerLoops:
                 self.recover_once,
                 lambda: s.recovery_interval * random.uniform(0.9, 1.1),
             ),
+            asyncio.create_task(self.notifications(), name="jobqueue-notifier"),
         ]
 
     async def stop(self) -> None:
@@ -73,13 +74,41 @@ class WorkerLoops:
 
         return asyncio.create_task(run(), name=f"jobqueue-{name}")
 
+    async def notifications(self) -> None:
+        """Wake the idle listener as soon as an empty queue gets a job (pub/sub).
+
+        Producers publish only when a queue goes from empty to non-empty, so a busy system sends
+        almost nothing; polling (`poll_interval`) stays as the fallback if a message is missed.
+        """
+        broker = self.broker
+        channels = [keys.notify for keys in broker.keys.values()]
+        while True:
+            pubsub = broker.client.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(*channels)
+                while True:
+                    if await pubsub.get_message(timeout=1.0) is not None:
+                        broker.wake()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # lost connection: polling covers the gap until we are back
+                logger.warning("jobqueue notifications lost; resubscribing", exc_info=True)
+                await asyncio.sleep(1.0)
+            finally:
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(pubsub.aclose())  # type: ignore[no-untyped-call]
+
     async def heartbeat_once(self) -> None:
         """Extend the lease of every job this worker holds."""
         broker = self.broker
         lease_ms = int(broker.settings.lease_timeout * 1000)
         calls = [
-            (broker.scripts.extend, [broker.keys[queue].lease], [lease_ms, *ids])
-            for queue, ids in broker.held_ids().items()
+            (
+                broker.scripts.extend,
+                [broker.keys[queue].lease],
+                [lease_ms, broker.keys[queue].job_prefix, *pairs],
+            )
+            for queue, pairs in broker.held().items()
         ]
         if calls:
             await broker.scripts.batch(calls)
@@ -89,9 +118,12 @@ class WorkerLoops:
         broker = self.broker
         replies = await broker.scripts.batch(
             [
-                (broker.scripts.forward, [source, keys.pending], [keys.job_prefix, _FORWARD_BATCH])
+                (
+                    broker.scripts.forward,
+                    [keys.scheduled, keys.retry, keys.pending],
+                    [keys.job_prefix, _FORWARD_BATCH, keys.notify],
+                )
                 for keys in broker.keys.values()
-                for source in (keys.scheduled, keys.retry)
             ]
         )
         moved = sum(int(r[0]) for r in replies)
@@ -117,6 +149,7 @@ class WorkerLoops:
                         s.dead_max_jobs,
                         int(s.dead_max_age * 1000),
                         _RECOVER_BATCH,
+                        keys.notify,
                     ],
                 )
                 for keys in broker.keys.values()

@@ -1,15 +1,25 @@
--- Move due jobs from the scheduled or retry set to pending. Atomic, so two workers forwarding at
--- once never move a job twice.
--- KEYS: 1 scheduled or retry zset, 2 pending list. ARGV: 1 job prefix, 2 limit
+-- Move due jobs from the scheduled and retry sets to pending. Atomic, so two workers forwarding
+-- at once never move a job twice.
+-- KEYS: 1 scheduled zset, 2 retry zset, 3 pending list
+-- ARGV: 1 job prefix, 2 limit per set, 3 notify channel
 -- Returns {moved, ms until the next job is due (-1: none)}
 local now = now_ms()
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
-for _, id in ipairs(ids) do
-  redis.call('ZREM', KEYS[1], id)
-  redis.call('LPUSH', KEYS[2], id)
-  redis.call('HSET', ARGV[1] .. id, 'state', 'pending')
+local moved, wait = 0, -1
+for k = 1, 2 do
+  local ids = redis.call('ZRANGEBYSCORE', KEYS[k], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
+  for _, id in ipairs(ids) do
+    redis.call('ZREM', KEYS[k], id)
+    redis.call('LPUSH', KEYS[3], id)
+    redis.call('HSET', ARGV[1] .. id, 'state', 'pending')
+  end
+  moved = moved + #ids
+  local nxt = redis.call('ZRANGE', KEYS[k], 0, 0, 'WITHSCORES')
+  if nxt[2] then
+    local w = math.max(0, tonumber(nxt[2]) - now)
+    if wait < 0 or w < wait then wait = w end
+  end
 end
-local nxt = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-local wait = -1
-if nxt[2] then wait = math.max(0, tonumber(nxt[2]) - now) end
-return {#ids, wait}
+if moved > 0 and redis.call('LLEN', KEYS[3]) == moved then
+  redis.call('PUBLISH', ARGV[3], '1')
+end
+return {moved, wait}

@@ -1,7 +1,8 @@
 -- Return jobs whose lease expired (their worker died) to the front of pending; a job lost
 -- ARGV[2] times goes to dead instead.
 -- KEYS: 1 lease zset, 2 pending list, 3 dead zset, 4 stats hash
--- ARGV: 1 job prefix, 2 max deliveries, 3 dead max jobs, 4 dead max age ms, 5 limit
+-- ARGV: 1 job prefix, 2 max deliveries, 3 dead max jobs, 4 dead max age ms, 5 limit,
+--       6 notify channel
 -- Returns {recovered, buried}
 local now = now_ms()
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[5]))
@@ -23,4 +24,5 @@ for _, id in ipairs(ids) do
     end
   end
 end
+if recovered > 0 then redis.call('PUBLISH', ARGV[6], '1') end
 return {recovered, buried}
