@@ -1,0 +1,1 @@
+"""The app's jobs: `types` (what producers import), one module per handler, and `registry`."""

@@ -1,0 +1,1 @@
+"""Worker modules that tests run as real `taskiq worker` subprocesses."""
