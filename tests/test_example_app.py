@@ -133,6 +133,8 @@ async def run_job(container: Container) -> AsyncIterator[Callable[[str, Any], An
         async def run(job_type: str, payload: Any) -> Any:
             spec = registry.get(job_type)
             assert spec is not None
+            if spec.func is None:  # class-based: the provider builds the handler
+                return await spec.provider().handle(payload)
             return await spec.func(payload)
 
         yield run

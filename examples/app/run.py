@@ -17,7 +17,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -68,8 +67,7 @@ async def demo(api: httpx.AsyncClient, apis: FakeApis) -> None:
     async def report_ready() -> bool:
         return (await api.get(path)).status_code == 200
 
-    # open_cache is a dependency-injector resource (an async generator); wrap it for `async with`.
-    async with asynccontextmanager(open_cache)() as cache:
+    async with open_cache() as cache:
         await until("welcome email sent", lambda: bool(apis.at("/email/send")))
         await until("user synced", lambda: bool(apis.at("/sync/changes")))
         await until("webhook processed", lambda: cache.exists(seen_key("stripe", "evt_1")))

@@ -127,6 +127,8 @@ class JobBroker(AsyncBroker, ABC):
         self.settings = settings if settings is not None else QueueSettings.from_env()
         self.serializer = ORJSONSerializer()
         self.job_specs: dict[str, JobSpec] = {}
+        self.job_providers: dict[str, Any] = {}
+        """Providers of class-based jobs, as mapped onto an attached container."""
         self.deliveries: dict[str, Delivery] = {}
         self.drain_expired = False
         self._drain_timer: asyncio.TimerHandle | None = None

@@ -145,6 +145,7 @@ async def _redis_cache(settings: CacheSettings) -> AsyncIterator[Cache]:
         await client.aclose()
 
 
+@asynccontextmanager
 async def open_cache(settings: CacheSettings | None = None) -> AsyncIterator[Cache]:
     """A resource: the configured cache, closed at the end (`CACHE_DRIVER=memory` for a dict)."""
     settings = settings if settings is not None else CacheSettings.from_env()

@@ -24,6 +24,7 @@ from __future__ import annotations
 import importlib
 import inspect
 from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from types import ModuleType
 from typing import Any
 
@@ -41,6 +42,7 @@ from jobqueue.settings import CacheSettings, HttpSettings, QueueSettings
 __all__ = ["QueueContainer", "attach_container", "open_queue"]
 
 
+@asynccontextmanager
 async def open_queue(
     settings: QueueSettings | None = None, registry: JobRegistry | None = None
 ) -> AsyncIterator[Queue]:
@@ -92,6 +94,7 @@ def attach_container(
         targets = [importlib.import_module(m) if isinstance(m, str) else m for m in extra]
         targets += [importlib.import_module(name) for name in sorted(names)]
         container.wire(modules=targets)
+        _map_job_providers(broker, container)
         result = container.init_resources()
         if inspect.isawaitable(result):
             await result
@@ -106,9 +109,27 @@ def attach_container(
     broker.add_event_handler(TaskiqEvents.WORKER_SHUTDOWN, shutdown)
 
 
+def _map_job_providers(broker: AsyncBroker, container: containers.Container) -> None:
+    """Run class-based jobs declared with `Container.x` through this container's own `x`."""
+    if not isinstance(broker, JobBroker):
+        return
+    from dependency_injector.wiring import ProvidersMap
+
+    mapping = ProvidersMap(container)
+    for spec in broker.job_specs.values():
+        if spec.provider is not None:
+            mapped = mapping.resolve_provider(spec.provider)
+            if mapped is not None:
+                broker.job_providers[spec.job_type] = mapped
+
+
 def _job_modules(broker: AsyncBroker) -> list[str]:
     if isinstance(broker, JobBroker):
-        found = {inspect.unwrap(spec.func).__module__ for spec in broker.job_specs.values()}
+        found = {
+            inspect.unwrap(spec.func).__module__
+            for spec in broker.job_specs.values()
+            if spec.func is not None
+        }
     else:
         found = {task.original_func.__module__ for task in broker.get_all_tasks().values()}
     return [m for m in found if m and not m.startswith("jobqueue.")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
 
@@ -11,6 +12,7 @@ from jobqueue.settings import HttpSettings
 __all__ = ["open_http_client"]
 
 
+@asynccontextmanager
 async def open_http_client(
     settings: HttpSettings | None = None,
     transport: httpx.AsyncBaseTransport | None = None,

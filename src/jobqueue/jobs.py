@@ -38,18 +38,33 @@ F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
 
 class JobType(Generic[PayloadT]):
-    """A job type's name and payload type, for producers that do not import the job's code.
+    """A job type's name, payload type and defaults, for producers that do not import its code.
 
-    `SEND_EMAIL = JobType("email:send", SendEmail)`; then `await queue.enqueue(SEND_EMAIL, payload)`
-    is type-checked (the payload must be a `SendEmail`) and validated before anything is stored.
+    `SEND_EMAIL = JobType("email:send", SendEmail, queue="critical")`; then
+    `await queue.enqueue(SEND_EMAIL, payload)` is type-checked (the payload must be a `SendEmail`),
+    validated before anything is stored, and goes to the job type's default queue. Defaults given
+    to `@registry.job(SEND_EMAIL, ...)` override these.
     """
 
-    __slots__ = ("adapter", "name", "payload_type")
+    __slots__ = ("adapter", "max_retry", "name", "payload_type", "queue", "timeout", "unique_ttl")
 
-    def __init__(self, name: str, payload_type: type[PayloadT]) -> None:
+    def __init__(
+        self,
+        name: str,
+        payload_type: type[PayloadT],
+        *,
+        queue: str | None = None,
+        max_retry: int | None = None,
+        timeout: timedelta | float | None = None,
+        unique_ttl: timedelta | float | None = None,
+    ) -> None:
         self.name = name
         self.payload_type = payload_type
         self.adapter: TypeAdapter[PayloadT] = TypeAdapter(payload_type)
+        self.queue = queue
+        self.max_retry = max_retry
+        self.timeout = as_seconds(timeout, "timeout")
+        self.unique_ttl = as_seconds(unique_ttl, "unique_ttl")
 
     def __repr__(self) -> str:
         return (
@@ -62,8 +77,10 @@ class JobSpec:
     """A job type, its handler and its defaults; enqueue options override them one by one."""
 
     job_type: str
-    func: Callable[..., Awaitable[Any]]
+    func: Callable[..., Awaitable[Any]] | None
     """Runs one attempt: takes the validated payload (dependencies are injected inside)."""
+    provider: Any = None
+    """For a class-based job: the provider that builds its handler object for each run."""
     payload_type: Any = Any
     queue: str | None = None
     max_retry: int | None = None
@@ -208,22 +225,17 @@ class JobRegistry:
             payload_type = _payload_annotation(handle, skip_self=True) if handle else Any
         payload_type = _declared_type(job_type, payload_type)
 
-        async def run_handler(payload: Any) -> Any:
-            handler = provider()
-            if inspect.isawaitable(handler):  # an async resource
-                handler = await handler
-            return await handler.handle(payload)
-
         self.add(
             _spec(
                 job_type,
-                run_handler,
+                None,
                 payload_type,
                 queue,
                 max_retry,
                 timeout,
                 retry_delay,
                 unique_ttl,
+                provider=provider,
             )
         )
 
@@ -248,14 +260,14 @@ class JobRegistry:
         return len(self._specs)
 
     def modules(self) -> list[str]:
-        """The modules that define the registered handlers (the ones a container must wire)."""
-        names = {inspect.unwrap(spec.func).__module__ for spec in self}
+        """The modules that define the registered functions (the ones a container must wire)."""
+        names = {inspect.unwrap(spec.func).__module__ for spec in self if spec.func is not None}
         return sorted(n for n in names if n and n != __name__)
 
     def bind(self, broker: AsyncBroker) -> None:
         """Register every job as a Taskiq task named by its job type."""
         for spec in self:
-            broker.register_task(_runner(spec), task_name=spec.job_type)
+            broker.register_task(_runner(spec, broker), task_name=spec.job_type)
 
 
 def _declared_type(job_type: str | JobType[Any], annotated: Any) -> Any:
@@ -266,37 +278,55 @@ def _declared_type(job_type: str | JobType[Any], annotated: Any) -> Any:
 
 def _spec(
     job_type: str | JobType[Any],
-    func: Callable[..., Awaitable[Any]],
+    func: Callable[..., Awaitable[Any]] | None,
     payload_type: Any,
     queue: str | None,
     max_retry: int | None,
     timeout: timedelta | float | None,
     retry_delay: RetryDelay | None,
     unique_ttl: timedelta | float | None,
+    provider: Any = None,
 ) -> JobSpec:
+    """A spec from the decorator's arguments, falling back on a `JobType`'s defaults."""
+    typed = job_type if isinstance(job_type, JobType) else None
     return JobSpec(
-        job_type=job_type.name if isinstance(job_type, JobType) else job_type,
+        job_type=typed.name if typed else str(job_type),
         func=func,
+        provider=provider,
         payload_type=payload_type,
         adapter=None if payload_type is Any else TypeAdapter(payload_type),
-        queue=queue,
-        max_retry=max_retry,
-        timeout=as_seconds(timeout, "timeout"),
+        queue=queue if queue is not None or typed is None else typed.queue,
+        max_retry=max_retry if max_retry is not None or typed is None else typed.max_retry,
+        timeout=as_seconds(timeout, "timeout") or (typed.timeout if typed else None),
         retry_delay=retry_delay,
-        unique_ttl=as_seconds(unique_ttl, "unique_ttl"),
+        unique_ttl=as_seconds(unique_ttl, "unique_ttl") or (typed.unique_ttl if typed else None),
     )
 
 
-def _runner(spec: JobSpec) -> Callable[[Any], Awaitable[Any]]:
+def _runner(spec: JobSpec, broker: AsyncBroker) -> Callable[[Any], Awaitable[Any]]:
     """The Taskiq task of a job: validate the JSON payload, then run the handler.
 
     Its parameter is annotated `Any` so that Taskiq passes the JSON through untouched; an invalid
-    payload raises `PayloadError`, which sends the job to dead (retrying cannot fix it).
+    payload raises `PayloadError`, which sends the job to dead (retrying cannot fix it). A
+    class-based job asks the broker first for its provider: `attach_container` maps a provider
+    declared on a container class to the attached container's own.
     """
+    func = spec.func
+    if func is None:
+        overrides: dict[str, Any] = getattr(broker, "job_providers", {})
+
+        async def run_handler(payload: Any) -> Any:
+            handler = overrides.get(spec.job_type, spec.provider)()
+            if inspect.isawaitable(handler):  # an async resource
+                handler = await handler
+            return await handler.handle(payload)
+
+        func = run_handler
 
     async def run(payload: Any) -> Any:
-        return await spec.func(validate_payload(spec, spec.job_type, payload))
+        return await func(validate_payload(spec, spec.job_type, payload))
 
     run.__name__ = run.__qualname__ = f"job_{spec.job_type.replace(':', '_')}"
-    run.__module__ = inspect.unwrap(spec.func).__module__
+    if spec.func is not None:
+        run.__module__ = inspect.unwrap(spec.func).__module__
     return run

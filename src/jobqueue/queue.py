@@ -17,7 +17,7 @@ from taskiq.labels import prepare_label
 from jobqueue.broker import JobBroker, Submission
 from jobqueue.codec import canonical_digest, to_jsonable
 from jobqueue.errors import InvalidOptionsError, JobQueueError, QueueClosedError, UnknownQueueError
-from jobqueue.jobs import JobType, validate_payload
+from jobqueue.jobs import JobSpec, JobType, validate_payload
 from jobqueue.labels import Label
 from jobqueue.options import EnqueueOptions, JobInfo, as_seconds
 
@@ -226,7 +226,9 @@ class JobQueue:
         broker = self.broker
         settings = broker.settings
         job_type = job.name if isinstance(job, JobType) else job
-        spec = broker.job_specs.get(job_type)
+        spec: JobSpec | JobType[Any] | None = broker.job_specs.get(job_type)
+        if spec is None and isinstance(job, JobType):
+            spec = job  # a producer without the job's code still knows its declared defaults
         queue = opts.queue or (spec.queue if spec else None) or settings.default_queue
         if queue not in settings.queues:
             raise UnknownQueueError(queue, tuple(settings.queues))

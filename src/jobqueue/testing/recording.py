@@ -9,8 +9,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from jobqueue.codec import canonical_digest, to_jsonable
-from jobqueue.errors import DuplicateJobError, JobQueueError, QueueClosedError
-from jobqueue.jobs import JobRegistry, JobType, validate_payload
+from jobqueue.errors import (
+    DuplicateJobError,
+    InvalidOptionsError,
+    JobQueueError,
+    QueueClosedError,
+    UnknownQueueError,
+)
+from jobqueue.jobs import JobRegistry, JobSpec, JobType, validate_payload
 from jobqueue.options import EnqueueOptions, JobInfo, JobState, as_seconds
 from jobqueue.queue import EnqueueItem, JobRef
 
@@ -31,13 +37,21 @@ class EnqueuedJob:
 class RecordingQueue:
     """Records enqueues instead of storing them, like the reference's `MockQueue`.
 
-    Payloads are still checked: they must be JSON, and when a `registry` (or a `JobType`) knows the
-    payload type, they must match it. Unique options are honoured within the recording, so a test
-    can assert that a second unique enqueue raises `DuplicateJobError`.
+    It refuses what the real queue refuses: payloads that are not JSON or do not match the payload
+    type a `registry` (or a `JobType`) declares, unknown queues, unique jobs without a TTL, and a
+    reused job id. Defaults of known job types apply as in the real queue. Unique locks hold for
+    the life of the recording, so a test can assert that a second unique enqueue raises
+    `DuplicateJobError`.
     """
 
-    def __init__(self, registry: JobRegistry | None = None) -> None:
+    def __init__(
+        self,
+        registry: JobRegistry | None = None,
+        *,
+        queues: tuple[str, ...] = ("critical", "default", "low"),
+    ) -> None:
         self.registry = registry
+        self.queues = queues
         self.jobs: list[EnqueuedJob] = []
         self.closed = False
         self._unique: dict[str, str] = {}
@@ -115,8 +129,10 @@ class RecordingQueue:
         if self.closed:
             raise QueueClosedError("the queue is closed")
         name = job.name if isinstance(job, JobType) else job
-        spec = self.registry.get(name) if self.registry is not None else None
-        checker = job if isinstance(job, JobType) else spec
+        spec: JobSpec | JobType[Any] | None = self.registry.get(name) if self.registry else None
+        if spec is None and isinstance(job, JobType):
+            spec = job
+        checker = spec
         if checker is not None and checker.adapter is not None:
             payload_json = checker.adapter.dump_python(
                 validate_payload(checker, name, payload), mode="json"
@@ -124,12 +140,21 @@ class RecordingQueue:
         else:
             payload_json = to_jsonable(payload, name)
         queue = opts.queue or (spec.queue if spec else None) or "default"
+        if queue not in self.queues:
+            raise UnknownQueueError(queue, self.queues)
         job_id = opts.job_id or uuid.uuid4().hex
+        if any(j.info.id == job_id for j in self.jobs):
+            raise DuplicateJobError(name, queue, job_id)
+        if opts.unique and opts.unique_ttl is None and (spec is None or spec.unique_ttl is None):
+            raise InvalidOptionsError(
+                f"unique job {name!r} needs unique_ttl (in the options or on the job type)"
+            )
         if opts.unique:
             key = f"{queue}:{canonical_digest(name, payload_json)}"
             if key in self._unique:
                 raise DuplicateJobError(name, queue, self._unique[key])
             self._unique[key] = job_id
+        default_retry = spec.max_retry if spec is not None else None
         now = datetime.now(UTC)
         due = now
         if opts.process_at is not None:
@@ -143,8 +168,8 @@ class RecordingQueue:
             state=JobState.SCHEDULED if due > now else JobState.PENDING,
             enqueued_at=now,
             process_at=due,
-            max_retry=opts.max_retry,
-            timeout=as_seconds(opts.timeout, "timeout"),
+            max_retry=opts.max_retry if opts.max_retry is not None else default_retry,
+            timeout=as_seconds(opts.timeout, "timeout") or (spec.timeout if spec else None),
         )
         self.jobs.append(EnqueuedJob(name, payload, payload_json, opts, info))
         return info
