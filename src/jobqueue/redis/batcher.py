@@ -1,69 +1,110 @@
-"""Coalesce script calls made at the same moment into one pipeline.
+"""Acknowledge jobs that finish at about the same time in one round trip.
 
-Jobs that finish together (a batch fetched together usually does) acknowledge together: one round
-trip for all their acks instead of one each. A call made while a pipeline is in flight rides the
-next one, so under load batches grow by themselves. With `linger`, the first call of a batch
-waits that long for company: for acknowledgements that nobody awaits, this costs no throughput.
+Jobs fetched together usually finish together. Their acknowledgements wait a moment (`linger`)
+for company, then go out as one pipeline in which the completions of each queue are one script
+call (the common case), and retries or dead-letterings one call each. A call made while a
+pipeline is in flight rides the next one, so under load batches grow by themselves. Nobody awaits
+an acknowledgement on the hot path, so the linger costs no throughput.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from jobqueue.redis.scripts import Call, Scripts
 
-__all__ = ["CallBatcher"]
+__all__ = ["AckBatcher"]
+
+CompletionCall = Callable[[str, list[str]], Call]
+"""Builds the completion call of one queue from its flat list of (id, token) pairs."""
 
 
-class CallBatcher:
-    """Runs script calls through `Scripts.batch`, many callers per round trip."""
+class AckBatcher:
+    """Coalesces acknowledgement script calls into pipelines."""
 
-    def __init__(self, scripts: Scripts, *, linger: float = 0.0, max_batch: int = 500) -> None:
+    def __init__(
+        self,
+        scripts: Scripts,
+        completion_call: CompletionCall,
+        *,
+        linger: float = 0.0,
+        max_batch: int = 500,
+    ) -> None:
         self._scripts = scripts
+        self._completion_call = completion_call
         self._linger = linger
         self._max_batch = max_batch
-        self._waiting: list[tuple[Call, asyncio.Future[Any]]] = []
+        self._completions: dict[str, list[tuple[str, str, asyncio.Future[Any]]]] = {}
+        self._calls: list[tuple[Call, asyncio.Future[Any]]] = []
+        self._size = 0
         self._drainer: asyncio.Task[None] | None = None
 
+    def complete(self, queue: str, job_id: str, token: str) -> asyncio.Future[Any]:
+        """Queue the completion of one job."""
+        future = self._future()
+        self._completions.setdefault(queue, []).append((job_id, token, future))
+        return future
+
     def submit(self, call: Call) -> asyncio.Future[Any]:
-        """Queue a call for the next pipeline; the future holds its reply."""
+        """Queue any other script call; the future holds its reply."""
+        future = self._future()
+        self._calls.append((call, future))
+        return future
+
+    async def flush(self) -> None:
+        """Wait until everything queued so far has been sent and answered."""
+        while self._drainer is not None:
+            await asyncio.shield(self._drainer)
+
+    def _future(self) -> asyncio.Future[Any]:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._waiting.append((call, future))
+        self._size += 1
         if self._drainer is None:
             self._drainer = asyncio.create_task(self._drain())
         return future
 
-    async def call(self, call: Call) -> Any:
-        """Queue a call for the next pipeline and wait for its reply."""
-        return await self.submit(call)
-
-    async def flush(self) -> None:
-        """Wait until every call submitted so far has been sent and answered."""
-        while self._drainer is not None:
-            await asyncio.shield(self._drainer)
-
     async def _drain(self) -> None:
         try:
-            await asyncio.sleep(self._linger)  # let calls made meanwhile join this pipeline
-            while self._waiting:
-                batch = self._waiting[: self._max_batch]
-                del self._waiting[: self._max_batch]
+            await asyncio.sleep(self._linger)
+            while self._size:
+                calls, waiters = self._take()
                 try:
-                    replies = await self._scripts.batch([call for call, _ in batch])
+                    replies = await self._scripts.batch(calls)
                 except BaseException as exc:
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_exception(exc)
+                    for group in waiters:
+                        for future in group:
+                            if not future.done():
+                                future.set_exception(exc)
                     if isinstance(exc, asyncio.CancelledError):
                         raise
                     continue
-                for (_, future), reply in zip(batch, replies, strict=True):
-                    if future.done():
-                        continue
-                    if isinstance(reply, Exception):
-                        future.set_exception(reply)
-                    else:
-                        future.set_result(reply)
+                for group, reply in zip(waiters, replies, strict=True):
+                    for future in group:
+                        if future.done():
+                            continue
+                        if isinstance(reply, Exception):
+                            future.set_exception(reply)
+                        else:
+                            future.set_result(reply)
         finally:
             self._drainer = None
+
+    def _take(self) -> tuple[list[Call], list[list[asyncio.Future[Any]]]]:
+        """Everything queued, as pipeline calls and, per call, the futures it answers."""
+        calls: list[Call] = []
+        waiters: list[list[asyncio.Future[Any]]] = []
+        for queue, items in self._completions.items():
+            for start in range(0, len(items), self._max_batch):
+                chunk = items[start : start + self._max_batch]
+                pairs = [part for job_id, token, _ in chunk for part in (job_id, token)]
+                calls.append(self._completion_call(queue, pairs))
+                waiters.append([future for _, _, future in chunk])
+        for call, future in self._calls:
+            calls.append(call)
+            waiters.append([future])
+        self._completions = {}
+        self._calls = []
+        self._size = 0
+        return calls, waiters

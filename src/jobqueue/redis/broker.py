@@ -20,7 +20,7 @@ from jobqueue.broker import Delivery, JobBroker, Outcome, OutcomeKind, Submissio
 from jobqueue.errors import JobQueueError
 from jobqueue.jobs import JobRegistry
 from jobqueue.options import JobInfo, JobState
-from jobqueue.redis.batcher import CallBatcher
+from jobqueue.redis.batcher import AckBatcher
 from jobqueue.redis.keys import QueueKeys, queues_set
 from jobqueue.redis.loops import WorkerLoops
 from jobqueue.redis.scripts import Call, Scripts
@@ -54,7 +54,7 @@ class RedisJobBroker(JobBroker):
         self._client = client
         self._owns_client = client is None
         self._scripts: Scripts | None = None
-        self._acks: CallBatcher | None = None
+        self._acks: AckBatcher | None = None
         s = self.settings
         self.keys = {name: QueueKeys(s.key_prefix, name) for name in s.queues}
         self._names = s.queue_names
@@ -83,11 +83,20 @@ class RedisJobBroker(JobBroker):
         return self._scripts
 
     @property
-    def acks(self) -> CallBatcher:
+    def acks(self) -> AckBatcher:
         """Batches acknowledgements of jobs that finish together into one round trip."""
         if self._acks is None:
-            self._acks = CallBatcher(self.scripts, linger=_ACK_LINGER)
+            self._acks = AckBatcher(self.scripts, self._completion_call, linger=_ACK_LINGER)
         return self._acks
+
+    def _completion_call(self, queue: str, pairs: list[str]) -> Call:
+        keys = self.keys[queue]
+        retention = int(self.settings.completed_retention * 1000)
+        return (
+            self.scripts.complete,
+            [keys.lease, keys.completed, keys.stats],
+            [keys.job_prefix, retention, *pairs],
+        )
 
     async def startup(self) -> None:
         """Connect, record the queue names, and in a worker start the background loops."""
@@ -277,12 +286,16 @@ class RedisJobBroker(JobBroker):
         self._acking += 1
         self._slot_freed.set()
         try:
-            call = self.outcome_call(delivery, self.decide(delivery))
+            outcome = self.decide(delivery)
+            if outcome.kind is OutcomeKind.COMPLETE:
+                future = self.acks.complete(delivery.queue, delivery.id, delivery.token)
+            else:
+                future = self.acks.submit(self.outcome_call(delivery, outcome))
         except Exception:  # never raise from an ack: log, and let the lease expire
             logger.exception("could not acknowledge job %s", delivery.id)
             self._acking -= 1
             return
-        self.acks.submit(call).add_done_callback(partial(self._acked, delivery))
+        future.add_done_callback(partial(self._acked, delivery))
 
     def _acked(self, delivery: Delivery, future: asyncio.Future[Any]) -> None:
         self._acking -= 1
@@ -299,11 +312,7 @@ class RedisJobBroker(JobBroker):
         keys = self.keys[delivery.queue]
         s = self.settings
         if outcome.kind is OutcomeKind.COMPLETE:
-            return (
-                self.scripts.complete,
-                [keys.job(delivery.id), keys.lease, keys.completed, keys.stats],
-                [delivery.id, int(s.completed_retention * 1000), delivery.token],
-            )
+            return self._completion_call(delivery.queue, [delivery.id, delivery.token])
         if outcome.kind is OutcomeKind.RETRY:
             if outcome.delay <= 0:
                 self.wake()

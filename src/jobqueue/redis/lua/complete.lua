@@ -1,22 +1,29 @@
--- A job succeeded: drop its lease, release its unique lock, and delete it (or keep it for
--- ARGV[2] ms in the completed set).
--- KEYS: 1 job hash, 2 lease zset, 3 completed zset, 4 stats hash
--- ARGV: 1 id, 2 retention ms, 3 delivery token
-if stale(KEYS[1], ARGV[3]) then return 0 end
+-- Jobs succeeded: drop their leases, release their unique locks, and delete them (or keep them
+-- for ARGV[2] ms in the completed set). One call acknowledges a whole batch of one queue.
+-- KEYS: 1 lease zset, 2 completed zset, 3 stats hash
+-- ARGV: 1 job prefix, 2 retention ms, then pairs: id, delivery token
+-- Returns how many were acknowledged (stale deliveries are skipped).
 local now = now_ms()
-redis.call('ZREM', KEYS[2], ARGV[1])
-local unique = redis.call('HGET', KEYS[1], 'unique')
-if unique and unique ~= '' and redis.call('GET', unique) == ARGV[1] then
-  redis.call('DEL', unique)
-end
 local retention = tonumber(ARGV[2])
-if retention > 0 then
-  redis.call('HSET', KEYS[1], 'state', 'completed', 'completed_at', now)
-  redis.call('PEXPIRE', KEYS[1], retention)
-  redis.call('ZADD', KEYS[3], now + retention, ARGV[1])
-  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
-else
-  redis.call('DEL', KEYS[1])
+local done = 0
+for i = 3, #ARGV, 2 do
+  local id, jk = ARGV[i], ARGV[1] .. ARGV[i]
+  if not stale(jk, ARGV[i + 1]) then
+    redis.call('ZREM', KEYS[1], id)
+    local unique = redis.call('HGET', jk, 'unique')
+    if unique and unique ~= '' and redis.call('GET', unique) == id then
+      redis.call('DEL', unique)
+    end
+    if retention > 0 then
+      redis.call('HSET', jk, 'state', 'completed', 'completed_at', now)
+      redis.call('PEXPIRE', jk, retention)
+      redis.call('ZADD', KEYS[2], now + retention, id)
+    else
+      redis.call('DEL', jk)
+    end
+    done = done + 1
+  end
 end
-redis.call('HINCRBY', KEYS[4], 'processed', 1)
-return 1
+if retention > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now) end
+if done > 0 then redis.call('HINCRBY', KEYS[3], 'processed', done) end
+return done
