@@ -11,8 +11,11 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar, overload, runtime_checkable
 
+import orjson
 from taskiq import TaskiqMessage, TaskiqMiddleware
-from taskiq.labels import prepare_label
+from taskiq.formatters.proxy_formatter import ProxyFormatter
+from taskiq.labels import LabelType, prepare_label
+from taskiq.serializers import ORJSONSerializer
 
 from jobqueue.broker import JobBroker, Submission
 from jobqueue.codec import canonical_digest, to_jsonable
@@ -261,24 +264,13 @@ class JobQueue:
             labels[Label.MAX_RETRY] = int(max_retry)
         if timeout is not None:
             labels[Label.TIMEOUT] = float(timeout)
-        message = TaskiqMessage(
-            task_id=opts.job_id or broker.id_generator(),
-            task_name=job_type,
-            labels={},
-            labels_types={},
-            args=[body],
-            kwargs={},
-        )
-        for name, value in labels.items():
-            message.labels[name], message.labels_types[name] = prepare_label(value)  # type: ignore[index]
-        for middleware in broker.middlewares:
-            if middleware.__class__.pre_send is not TaskiqMiddleware.pre_send:
-                message = await _maybe_await(middleware.pre_send(message))
+        task_id = opts.job_id or broker.id_generator()
+        data = await _encode(broker, task_id, job_type, labels, body)
         return Submission(
-            id=message.task_id,
+            id=task_id,
             job_type=job_type,
             queue=queue,
-            message=broker.formatter.dumps(message).message,
+            message=data,
             process_at=process_at,
             delay=delay or None,
             unique_ttl=unique_ttl or None,
@@ -286,6 +278,44 @@ class JobQueue:
             max_retry=None if max_retry is None else int(max_retry),
             timeout=timeout,
         )
+
+
+async def _encode(
+    broker: JobBroker, task_id: str, job_type: str, labels: dict[str, Any], body: Any
+) -> bytes:
+    """The Taskiq message of a job, as the worker's formatter reads it.
+
+    Without custom `pre_send` middlewares, formatter or serializer, the JSON is written directly
+    (what Taskiq's formatter would write, at a fraction of the cost of building its model).
+    """
+    label_types = {name: _LABEL_TYPES[type(value)] for name, value in labels.items()}
+    custom = [m for m in broker.middlewares if type(m).pre_send is not TaskiqMiddleware.pre_send]
+    if (
+        not custom
+        and type(broker.formatter) is ProxyFormatter
+        and type(broker.serializer) is ORJSONSerializer
+    ):
+        return orjson.dumps(
+            {
+                "task_id": task_id,
+                "task_name": job_type,
+                "labels": {name: str(value) for name, value in labels.items()},
+                "labels_types": label_types,
+                "args": [body],
+                "kwargs": {},
+            }
+        )
+    message = TaskiqMessage(
+        task_id=task_id, task_name=job_type, labels={}, labels_types={}, args=[body], kwargs={}
+    )
+    for name, value in labels.items():
+        message.labels[name], message.labels_types[name] = prepare_label(value)  # type: ignore[index]
+    for middleware in custom:
+        message = await _maybe_await(middleware.pre_send(message))
+    return broker.formatter.dumps(message).message
+
+
+_LABEL_TYPES = {str: LabelType.STR.value, int: LabelType.INT.value, float: LabelType.FLOAT.value}
 
 
 async def _maybe_await(value: Any) -> Any:
