@@ -5,11 +5,15 @@ for company, then go out as one pipeline in which the completions of each queue 
 call (the common case), and retries or dead-letterings one call each. A call made while a
 pipeline is in flight rides the next one, so under load batches grow by themselves. Nobody awaits
 an acknowledgement on the hot path, so the linger costs no throughput.
+
+A fetch is urgent: it ends the linger at once and takes the waiting acknowledgements along, so
+a worker under load talks to Redis about once per batch of jobs, not once per job.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -40,6 +44,7 @@ class AckBatcher:
         self._calls: list[tuple[Call, asyncio.Future[Any]]] = []
         self._size = 0
         self._drainer: asyncio.Task[None] | None = None
+        self._urgent = asyncio.Event()
 
     def complete(self, queue: str, job_id: str, token: str) -> asyncio.Future[Any]:
         """Queue the completion of one job."""
@@ -47,10 +52,15 @@ class AckBatcher:
         self._completions.setdefault(queue, []).append((job_id, token, future))
         return future
 
-    def submit(self, call: Call) -> asyncio.Future[Any]:
-        """Queue any other script call; the future holds its reply."""
+    def submit(self, call: Call, *, urgent: bool = False) -> asyncio.Future[Any]:
+        """Queue any other script call; the future holds its reply.
+
+        An urgent call (a fetch) is sent without waiting for the linger to end.
+        """
         future = self._future()
         self._calls.append((call, future))
+        if urgent:
+            self._urgent.set()
         return future
 
     async def flush(self) -> None:
@@ -67,8 +77,11 @@ class AckBatcher:
 
     async def _drain(self) -> None:
         try:
-            await asyncio.sleep(self._linger)
+            if not self._urgent.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._urgent.wait(), self._linger)
             while self._size:
+                self._urgent.clear()
                 calls, waiters = self._take()
                 try:
                     replies = await self._scripts.batch(calls)

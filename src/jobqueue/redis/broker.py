@@ -191,17 +191,9 @@ class RedisJobBroker(JobBroker):
             layout = self._layouts[order] = self._fetch_layout(order)
         keys, tail = layout
         s = self.settings
-        reply = await self.scripts.call(
-            self.scripts.fetch,
-            keys,
-            [
-                count,
-                int(s.lease_timeout * 1000),
-                s.dead_max_jobs,
-                int(s.dead_max_age * 1000),
-                *tail,
-            ],
-        )
+        args = [count, int(s.lease_timeout * 1000), s.dead_max_jobs, int(s.dead_max_age * 1000)]
+        # Urgent: goes out now, with any acknowledgements waiting (one round trip for both).
+        reply = await self.acks.submit((self.scripts.fetch, keys, [*args, *tail]), urgent=True)
         deliveries = []
         for i in range(0, len(reply), 5):
             queue = self._names_by_slot(keys, int(reply[i]))

@@ -47,9 +47,16 @@ class WorkerLoops:
         ]
 
     async def stop(self) -> None:
-        """Cancel the loops and wait for them."""
-        for task in self._tasks:
-            task.cancel()
+        """Cancel the loops and wait for them.
+
+        A cancellation can be lost: on Python 3.11, `asyncio.wait_for` (which redis-py uses to
+        send every command) drops one that arrives just as the command completes, and the loop
+        carries on. So cancel again until every loop has ended, rather than wait forever.
+        """
+        while pending := [task for task in self._tasks if not task.done()]:
+            for task in pending:
+                task.cancel()
+            await asyncio.wait(pending, timeout=0.05)
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
