@@ -64,7 +64,6 @@ class RedisJobBroker(JobBroker):
         self._running = 0
         self._acking = 0
         self._loops: WorkerLoops | None = None
-        self._listening = False
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -196,7 +195,7 @@ class RedisJobBroker(JobBroker):
         reply = await self.acks.submit((self.scripts.fetch, keys, [*args, *tail]), urgent=True)
         deliveries = []
         for i in range(0, len(reply), 5):
-            queue = self._names_by_slot(keys, int(reply[i]))
+            queue = order[int(reply[i]) - 1]
             delivery = Delivery(
                 id=reply[i + 1].decode(),
                 queue=queue,
@@ -207,17 +206,12 @@ class RedisJobBroker(JobBroker):
             deliveries.append(delivery)
         return deliveries
 
-    def _names_by_slot(self, keys: list[str], index: int) -> str:
-        pending = keys[4 * (index - 1)]
-        return pending[pending.index("{") + 1 : pending.rindex("}")]
-
     async def listen(self) -> AsyncGenerator[bytes | AckableMessage, None]:
         """Yield leased jobs, at most `concurrency` running (handed out, not acknowledged) at once.
 
         Up to `prefetch` more are leased ahead in a local buffer (heartbeats cover them too), so
         one fetch round trip serves many jobs.
         """
-        self._listening = True
         wait = _MIN_WAIT
         s = self.settings
         buffer: collections.deque[Delivery] = collections.deque()
@@ -240,7 +234,6 @@ class RedisJobBroker(JobBroker):
                 self._running += 1
                 yield AckableMessage(data=delivery.message, ack=partial(self._ack, delivery))
         finally:
-            self._listening = False
             self.begin_drain()
 
     async def _fetch_shielded(self, count: int) -> list[Delivery]:
