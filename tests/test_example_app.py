@@ -1,17 +1,22 @@
-"""The example app (examples/app): its jobs with overridden providers, and its two HTTP APIs.
+"""The example app (examples/app): its jobs run as the worker runs them, and its two HTTP APIs.
 
-Jobs run through the registry the worker uses, with the container's providers overridden: a fake
-repository, a `MemoryCache` on a fake clock, and an `httpx.MockTransport`. The APIs run with a
-`RecordingQueue` in place of the queue and a real SQLite database in a temporary directory.
+Jobs run through the worker's own `make_broker(container)` on the memory driver: enqueued with
+the app's `JobType`s, validated, run in this process with the container wired and its providers
+overridden (a fake repository, a `MemoryCache` on a fake clock, an `httpx.MockTransport`), then
+retried or sent to dead as in production. The APIs run with a `RecordingQueue` in place of the
+queue and a real SQLite database in a temporary directory.
 """
 
 from __future__ import annotations
 
+import ast
 import json
-from collections.abc import AsyncIterator, Callable
+import subprocess
+import sys
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -20,7 +25,6 @@ from dependency_injector import providers
 from examples.app import aiohttp_app, fastapi_app
 from examples.app.containers import Container
 from examples.app.jobs import email, report, sync, webhook
-from examples.app.jobs.registry import build_registry
 from examples.app.jobs.types import (
     GENERATE_REPORT,
     PROCESS_WEBHOOK,
@@ -33,11 +37,15 @@ from examples.app.jobs.types import (
 )
 from examples.app.repository import EmailTakenError, User
 from examples.app.settings import AppSettings
+from examples.app.worker import make_broker
 
-from jobqueue import JobRegistry, JobState, PermanentError
+from jobqueue import JobQueue, JobState, JobType, PayloadError, PermanentError, QueueSettings
 from jobqueue.cache import MemoryCache
+from jobqueue.memory import MemoryJobBroker
 from jobqueue.testing import RecordingQueue
 
+P = TypeVar("P")
+ROOT = Path(__file__).resolve().parents[1]
 ADA = User(id=1, name="Ada", email="ada@example.com", created_at=datetime(2024, 5, 1, tzinfo=UTC))
 ALAN = User(
     id=2, name="Alan", email="alan@example.com", created_at=datetime(2024, 5, 3, tzinfo=UTC)
@@ -113,6 +121,8 @@ def container(tmp_path: Path, cache: MemoryCache, partner: Partner) -> Container
             sync_api_url="https://sync.test/changes",
         )
     )
+    # The memory driver: `core.queue` (opened with the other resources) needs no Redis.
+    container.core.settings.override(QueueSettings(driver="memory", completed_retention=60))
     container.core.cache.override(providers.Object(cache))
     container.core.http_transport.override(providers.Object(httpx.MockTransport(partner.handle)))
     return container
@@ -121,35 +131,41 @@ def container(tmp_path: Path, cache: MemoryCache, partner: Partner) -> Container
 # -- jobs ---------------------------------------------------------------------------------------
 
 
+class Worker:
+    """The app's worker broker, run in this process: enqueue, wait until idle, read the record."""
+
+    def __init__(self, queue: JobQueue, broker: MemoryJobBroker) -> None:
+        self.queue = queue
+        self.broker = broker
+
+    async def run(self, job_type: JobType[P], payload: P) -> dict[str, Any]:
+        info = await self.queue.enqueue(job_type, payload)
+        await self.broker.wait_idle()  # the attempt is over: completed, dead or waiting to retry
+        record = self.broker.job(info.id)
+        assert record is not None
+        return record
+
+
 @pytest.fixture
-async def run_job(container: Container) -> AsyncIterator[Callable[[str, Any], Any]]:
-    """Run a job type's registered handler, as the worker does, with the container wired."""
+async def worker(container: Container) -> AsyncIterator[Worker]:
+    """`make_broker(container)` as `taskiq worker` calls it, on the memory driver."""
     container.users.override(providers.Object(FakeUsers(ADA, ALAN)))
-    registry: JobRegistry = build_registry(container)
-    container.wire(modules=registry.modules())
-    await container.init_resources()  # type: ignore[misc]
-    try:
-
-        async def run(job_type: str, payload: Any) -> Any:
-            spec = registry.get(job_type)
-            assert spec is not None
-            if spec.func is None:  # class-based: the provider builds the handler
-                return await spec.provider().handle(payload)
-            return await spec.func(payload)
-
-        yield run
-    finally:
-        await container.shutdown_resources()  # type: ignore[misc]
-        container.unwire()
+    broker = make_broker(container)
+    assert isinstance(broker, MemoryJobBroker)
+    # Starting the queue starts the broker, which runs the worker start-up in this process:
+    # the container is wired to the job modules and its resources are opened.
+    async with JobQueue(broker) as queue:
+        yield Worker(queue, broker)
 
 
 WELCOME = SendEmail(user_id=1, to="ada@example.com", subject="Welcome!", body="Hello Ada")
 
 
 async def test_email_job_posts_to_the_email_api_and_remembers_it_for_an_hour(
-    run_job: Any, partner: Partner, cache: MemoryCache, clock: Clock
+    worker: Worker, partner: Partner, cache: MemoryCache, clock: Clock
 ) -> None:
-    await run_job(SEND_EMAIL.name, WELCOME)
+    record = await worker.run(SEND_EMAIL, WELCOME)
+    assert record["state"] == "completed"
     (request,) = partner.requests
     assert str(request.url) == "https://email.test/send"
     assert partner.bodies() == [
@@ -165,39 +181,56 @@ async def test_email_job_posts_to_the_email_api_and_remembers_it_for_an_hour(
 
 
 async def test_email_job_skips_when_the_cache_says_it_was_sent(
-    run_job: Any, partner: Partner, cache: MemoryCache
+    worker: Worker, partner: Partner, cache: MemoryCache
 ) -> None:
     await cache.set(email.SENT_KEYS.build("sent", 1, "Welcome!"), "sent")
-    await run_job(SEND_EMAIL.name, WELCOME)
+    assert (await worker.run(SEND_EMAIL, WELCOME))["state"] == "completed"
     assert partner.requests == []
 
 
-async def test_email_job_for_a_missing_user_fails_for_good(run_job: Any, partner: Partner) -> None:
-    with pytest.raises(PermanentError, match="user 99"):
-        await run_job(SEND_EMAIL.name, WELCOME.model_copy(update={"user_id": 99}))
+async def test_email_job_for_a_missing_user_goes_to_dead_at_once(
+    worker: Worker, partner: Partner
+) -> None:
+    record = await worker.run(SEND_EMAIL, WELCOME.model_copy(update={"user_id": 99}))
+    assert (record["state"], record["retried"]) == ("dead", 0)
+    assert record["error"] == "permanent: PermanentError: user 99 does not exist"
     assert partner.requests == []
 
 
 @pytest.mark.parametrize(
-    ("status", "error"),
-    [(400, PermanentError), (429, httpx.HTTPStatusError), (503, httpx.HTTPStatusError)],
+    ("status", "state", "error"),
+    [
+        (400, "dead", "permanent: PermanentError"),
+        (429, "retry", "HTTPStatusError"),
+        (503, "retry", "HTTPStatusError"),
+    ],
 )
 async def test_email_api_errors_fail_for_good_only_when_a_retry_cannot_help(
-    run_job: Any, partner: Partner, cache: MemoryCache, status: int, error: type[Exception]
+    worker: Worker, partner: Partner, cache: MemoryCache, status: int, state: str, error: str
 ) -> None:
     partner.status = status
-    with pytest.raises(error):
-        await run_job(SEND_EMAIL.name, WELCOME)
+    record = await worker.run(SEND_EMAIL, WELCOME)
+    assert record["state"] == state
+    assert record["error"].startswith(error)
     assert cache.keys() == []  # not marked sent: a retry sends it
 
 
+async def test_an_invalid_payload_is_refused_before_it_is_stored(worker: Worker) -> None:
+    with pytest.raises(PayloadError) as info:
+        await worker.queue.enqueue("email:send", {**WELCOME.model_dump(), "to": "nobody"})
+    assert info.value.field == "payload.to"
+    assert worker.broker.stats() == {"processed": 0, "failed": 0, "dead": 0}
+
+
 async def test_report_job_stores_the_report_for_a_day(
-    run_job: Any, cache: MemoryCache, clock: Clock
+    worker: Worker, cache: MemoryCache, clock: Clock
 ) -> None:
     payload = GenerateReport(
         report_id="r1", report_type="signups", start_date=date(2024, 5, 2), end_date=None
     )
-    await run_job(GENERATE_REPORT.name, payload)
+    record = await worker.run(GENERATE_REPORT, payload)
+    # the defaults declared on the JobType
+    assert (record["queue"], record["max_retry"], record["timeout"]) == ("low", 2, 120)
     stored = await cache.get(report.report_key("r1"))
     assert stored is not None
     data = json.loads(stored)
@@ -213,21 +246,22 @@ async def test_report_job_stores_the_report_for_a_day(
     assert await cache.get(report.report_key("r1")) is None
 
 
-async def test_report_job_follows_an_override_made_after_registration(
-    run_job: Any, container: Container, cache: MemoryCache
+async def test_report_job_follows_an_override_made_while_the_worker_runs(
+    worker: Worker, container: Container, cache: MemoryCache
 ) -> None:
-    # the class-based handler is built by a provider per run, so overrides apply at once
+    # `Container.report_job` runs as this container's `report_job`, built anew for each run
     with container.users.override(providers.Object(FakeUsers())):
-        await run_job(GENERATE_REPORT.name, GenerateReport(report_id="r2", report_type="users"))
+        await worker.run(GENERATE_REPORT, GenerateReport(report_id="r2", report_type="users"))
     stored = await cache.get(report.report_key("r2"))
     assert stored is not None
     assert json.loads(stored)["total_users"] == 0
 
 
 async def test_sync_job_posts_the_change_and_records_the_status(
-    run_job: Any, partner: Partner, cache: MemoryCache
+    worker: Worker, partner: Partner, cache: MemoryCache
 ) -> None:
-    await run_job(SYNC_DATA.name, SyncData(entity_type="user", entity_id="7", action="updated"))
+    change = SyncData(entity_type="user", entity_id="7", action="updated")
+    assert (await worker.run(SYNC_DATA, change))["state"] == "completed"
     (body,) = partner.bodies()
     assert str(partner.requests[0].url) == "https://sync.test/changes"
     assert {k: body[k] for k in ("entity_type", "entity_id", "action")} == {
@@ -243,18 +277,55 @@ async def test_sync_job_posts_the_change_and_records_the_status(
 
 
 async def test_sync_job_records_nothing_when_the_api_fails(
-    run_job: Any, partner: Partner, cache: MemoryCache
+    worker: Worker, partner: Partner, cache: MemoryCache
 ) -> None:
     partner.status = 500
-    with pytest.raises(httpx.HTTPStatusError):
-        await run_job(SYNC_DATA.name, SyncData(entity_type="user", entity_id="7", action="deleted"))
+    change = SyncData(entity_type="user", entity_id="7", action="deleted")
+    record = await worker.run(SYNC_DATA, change)
+    assert (record["state"], record["retried"]) == ("retry", 1)
     assert await cache.get(sync.status_key("user", "7")) is None
 
 
-async def test_webhook_job_remembers_the_event(run_job: Any, cache: MemoryCache) -> None:
+async def test_webhook_job_remembers_the_event(worker: Worker, cache: MemoryCache) -> None:
     event = ProcessWebhook(source="stripe", event_id="evt_1", event="invoice.paid")
-    await run_job(PROCESS_WEBHOOK.name, event)
+    assert (await worker.run(PROCESS_WEBHOOK, event))["state"] == "completed"
     assert await cache.get(webhook.seen_key("stripe", "evt_1")) == "invoice.paid"
+
+
+async def test_a_job_function_called_directly_once_the_container_is_wired(
+    container: Container, partner: Partner
+) -> None:
+    # A unit test of one handler, without a queue: wire its module, open the resources, call it.
+    container.users.override(providers.Object(FakeUsers(ADA)))
+    container.wire(modules=[email])
+    await container.init_resources()  # type: ignore[misc]
+    try:
+        with pytest.raises(PermanentError, match="user 99"):
+            await email.send_email(WELCOME.model_copy(update={"user_id": 99}))
+        await email.send_email(WELCOME)
+    finally:
+        await container.shutdown_resources()  # type: ignore[misc]
+        container.unwire()
+    assert len(partner.requests) == 1
+
+
+def test_the_worker_factory_registers_every_job_type() -> None:
+    broker = make_broker()  # as `taskiq worker` calls it: nothing connects before start-up
+    names = {SEND_EMAIL.name, GENERATE_REPORT.name, SYNC_DATA.name, PROCESS_WEBHOOK.name}
+    assert set(broker.job_specs) == names
+
+
+def test_the_api_imports_no_handler() -> None:
+    # The JobTypes carry payload types and defaults: the API needs neither registry nor handlers.
+    code = (
+        "import sys, examples.app.fastapi_app, examples.app.aiohttp_app; "
+        "print(sorted(m for m in sys.modules if m.startswith('examples.app.jobs')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    loaded = set(ast.literal_eval(done.stdout))
+    assert loaded == {"examples.app.jobs", "examples.app.jobs.types", "examples.app.jobs.report"}
 
 
 # -- HTTP APIs ------------------------------------------------------------------------------------
@@ -262,8 +333,8 @@ async def test_webhook_job_remembers_the_event(run_job: Any, cache: MemoryCache)
 
 @pytest.fixture
 def recording(container: Container) -> RecordingQueue:
-    # With the registry, the recording checks payloads and applies job defaults like the queue.
-    queue = RecordingQueue(registry=build_registry(container))
+    # Like the API's queue it has no registry: the JobTypes carry payload types and defaults.
+    queue = RecordingQueue()
     container.core.queue.override(providers.Object(queue))
     return queue
 

@@ -1,4 +1,4 @@
-"""The same HTTP API on aiohttp: `web.run_app(create_app())`.
+"""The same HTTP API on aiohttp: `python -m examples.app.aiohttp_app` serves it on port 8080.
 
 The queue comes from `jobqueue.contrib.aiohttp` (`request.app[QUEUE_KEY]`); the repository, cache
 and settings are injected by dependency-injector (`@inject` with `Provide[...]` defaults).
@@ -15,7 +15,6 @@ from pydantic import BaseModel, ValidationError
 
 from examples.app import usecases
 from examples.app.containers import Container
-from examples.app.jobs.registry import build_registry
 from examples.app.jobs.types import SEND_EMAIL, SendEmail, SyncData
 from examples.app.repository import EmailTakenError, UserRepository
 from examples.app.schemas import NewUser, ReportRequest, WebhookEvent, accepted
@@ -102,9 +101,12 @@ async def conflicts(request: web.Request, handler: Handler) -> web.StreamRespons
 def create_app(container: Container | None = None) -> web.Application:
     """The app; its container's resources (queue, cache, database) live as long as it runs."""
     container = container if container is not None else Container()
-    container.core.registry.override(build_registry(container))
     container.wire(modules=[__name__])
     app = web.Application(middlewares=[conflicts])
     app.cleanup_ctx.append(queue_context(container.core.queue, container=container))
     app.add_routes(routes)
     return app
+
+
+if __name__ == "__main__":  # python -m examples.app.aiohttp_app
+    web.run_app(create_app(), host="127.0.0.1", port=8080)

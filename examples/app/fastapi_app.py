@@ -15,7 +15,6 @@ from fastapi.responses import JSONResponse
 
 from examples.app import usecases
 from examples.app.containers import Container
-from examples.app.jobs.registry import build_registry
 from examples.app.jobs.types import SEND_EMAIL, SendEmail, SyncData
 from examples.app.repository import EmailTakenError, UserRepository
 from examples.app.schemas import NewUser, ReportRequest, WebhookEvent, accepted
@@ -78,7 +77,6 @@ async def conflict(request: Request, exc: Exception) -> JSONResponse:
 def create_app(container: Container | None = None) -> FastAPI:
     """The app; its container's resources (queue, cache, database) live as long as it runs."""
     container = container if container is not None else Container()
-    container.core.registry.override(build_registry(container))
     container.wire(modules=[__name__])
     lifespan = queue_lifespan(container.core.queue, container=container)
     app = FastAPI(title="jobqueue example", lifespan=lifespan)

@@ -27,8 +27,9 @@ from jobqueue.cache import Cache
 
 WEBHOOK_OPTIONS = EnqueueOptions(queue="critical", max_retry=3, timeout=10)
 """Partners wait on webhooks: the critical queue, and a short leash."""
-SYNC_OPTIONS = EnqueueOptions(unique=True, unique_ttl=300, max_retry=5, timeout=30)
-"""One pending sync per entity change; a second request within 5 minutes is a duplicate."""
+SYNC_OPTIONS = EnqueueOptions(unique=True)
+"""One pending sync per entity change: a second request while it waits (at most `SYNC_DATA`'s
+`unique_ttl`, 5 minutes) is a duplicate."""
 
 
 async def register_user(body: NewUser, users: UserRepository, queue: Queue) -> tuple[User, JobInfo]:

@@ -1,42 +1,29 @@
-"""`build_registry`: every job type of the app with its handler and its defaults, in one place.
+"""`registry`: every job type of the app with its handler, in one place; the worker's registry.
 
-The job modules import the container for their `Provide[...]` markers, so the container cannot
-build the registry itself; the composition roots (worker, API) call this with their container.
+Producers do not need it: the `JobType`s of `types.py` carry each job type's payload type, queue,
+retries and timeout. Only `retry_delay`, which workers alone apply, is given here.
+
+Imports go one way: the job modules import the container (for their `Provide[...]` markers), the
+container imports the report job's class, and this module imports both.
 """
 
 from __future__ import annotations
 
-from dependency_injector import providers
-
 from examples.app.containers import Container
 from examples.app.jobs.email import send_email
-from examples.app.jobs.report import GenerateReportJob
 from examples.app.jobs.sync import sync_data
 from examples.app.jobs.types import GENERATE_REPORT, PROCESS_WEBHOOK, SEND_EMAIL, SYNC_DATA
 from examples.app.jobs.webhook import process_webhook
 from jobqueue import JobRegistry, exponential_backoff, fixed_schedule
 
+registry = JobRegistry()
 
-def build_registry(container: Container) -> JobRegistry:
-    """The registry of `container`: its class-based jobs are built by that container's providers.
+# `registry.job(...)(handler)` is `@registry.job(...)` as a call, so that the job modules need
+# not import this one. The handlers' markers resolve once a container is wired to their modules.
+registry.job(SEND_EMAIL, retry_delay=fixed_schedule(30, 60, 300, 600))(send_email)
+registry.job(SYNC_DATA, retry_delay=exponential_backoff())(sync_data)
+registry.job(PROCESS_WEBHOOK)(process_webhook)
 
-    Both sides need it: workers run the handlers; the API applies each job type's defaults (the
-    report's `low` queue) and checks payloads before anything is stored.
-
-    The class-based job's provider is built on the container *instance*: a `Factory` over the
-    class attributes (`Container.users`) would build a second object graph, with resources of
-    its own that nothing shuts down, and ignore `container.users.override(...)`.
-    """
-    registry = JobRegistry()
-    # `registry.job(...)(handler)` is `@registry.job(...)` as a call: the handlers stay plain
-    # functions in their modules, and their `Provide[...]` markers resolve once wired.
-    registry.job(SEND_EMAIL, max_retry=4, timeout=30, retry_delay=fixed_schedule(30, 60, 300, 600))(
-        send_email
-    )
-    report_job = providers.Factory(
-        GenerateReportJob, users=container.users, cache=container.core.cache
-    )
-    registry.register(GENERATE_REPORT, report_job, queue="low", max_retry=2, timeout=120)
-    registry.job(SYNC_DATA, max_retry=5, timeout=30, retry_delay=exponential_backoff())(sync_data)
-    registry.job(PROCESS_WEBHOOK)(process_webhook)  # queue, retries and timeout: per request
-    return registry
+# The class-based job: a provider declared on the container *class*; `attach_container` maps it
+# onto the attached container's own `report_job` in each worker process.
+registry.register(GENERATE_REPORT, Container.report_job)

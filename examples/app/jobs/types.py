@@ -1,8 +1,9 @@
 """Job types and their payloads: all a producer imports to enqueue (no handler code, no container).
 
-A `JobType` ties a name to its payload model, so `queue.enqueue(SEND_EMAIL, payload)` is checked
-by mypy and validated before anything is stored. Payloads carry ids, not data: a job reads the
-current state when it runs.
+A `JobType` ties a name to its payload model and its defaults, so `queue.enqueue(SEND_EMAIL,
+payload)` is checked by mypy, validated before anything is stored, and goes to the job type's
+queue with its retries and timeout, in a process that never imports the handlers (the API).
+Payloads carry ids, not data: a job reads the current state when it runs.
 """
 
 from __future__ import annotations
@@ -53,7 +54,11 @@ class ProcessWebhook(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict)
 
 
-SEND_EMAIL = JobType("email:send", SendEmail)
-GENERATE_REPORT = JobType("report:generate", GenerateReport)
-SYNC_DATA = JobType("data:sync", SyncData)
+# --8<-- [start:job-types]
+SEND_EMAIL = JobType("email:send", SendEmail, max_retry=4, timeout=30)
+GENERATE_REPORT = JobType("report:generate", GenerateReport, queue="low", max_retry=2, timeout=120)
+SYNC_DATA = JobType("data:sync", SyncData, max_retry=5, timeout=30, unique_ttl=300)
+"""`unique_ttl`: an enqueue with `unique=True` holds the same change for up to 5 minutes."""
 PROCESS_WEBHOOK = JobType("webhook:process", ProcessWebhook)
+"""Queue, retries and timeout per enqueue: see `usecases.WEBHOOK_OPTIONS`."""
+# --8<-- [end:job-types]
