@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from dependency_injector import containers, providers
 from dependency_injector.wiring import Provide
 from pydantic import BaseModel, Field
+from taskiq.kicker import AsyncKicker
 
 from jobqueue import (
     DuplicateJobError,
@@ -158,11 +159,12 @@ async def main() -> None:
         assert (info.queue, info.max_retry, info.timeout) == ("critical", 4, 30.0)
 
         # --8<-- [start:worker-check]
-        # A producer whose idea of the payload is out of date: its own check passes.
-        stale = JobType("email:send", dict[str, Any])
-        old = await queue.enqueue(stale, {"user_id": 1, "to": "ada@example.com"})
+        # A producer that skips jobqueue's check (here: Taskiq's own kicker, as a service on
+        # plain Taskiq or an out-of-date deploy would send it): the worker refuses the payload.
+        kicker: AsyncKicker[Any, Any] = AsyncKicker("email:send", broker, {})
+        old = await kicker.kiq({"user_id": 1, "to": "a@example.com"})
         await broker.wait_idle()
-        record = broker.job(old.id)
+        record = broker.job(old.task_id)
         assert record is not None
         print(record["state"], record["retried"])  # dead 0: not retried
         print(record["error"])  # invalid payload for 'email:send': payload.subject: Field required

@@ -273,10 +273,19 @@ class JobBroker(AsyncBroker, ABC):
 
     def _stop_running(self) -> None:
         self.drain_expired = True
+        running = False
         for delivery in list(self.deliveries.values()):
-            if delivery.task is not None and not delivery.task.done():
+            task = delivery.task
+            if task is not None and not task.done() and delivery.error is None:
                 delivery.stopped_for_shutdown = True
-                delivery.task.cancel()
+                task.cancel()
+                running = True
+        if running:
+            # A cancellation can be lost: Python 3.11's asyncio.wait_for, which redis-py uses for
+            # every command, drops one that arrives as the command completes, and the job runs
+            # on. Cancel again shortly, until each attempt has ended (its error is recorded).
+            loop = asyncio.get_running_loop()
+            self._drain_timer = loop.call_later(0.02, self._stop_running)
 
     def _why_not_run(self, delivery: Delivery) -> str:
         """Explain a delivery that Taskiq acknowledged without running it."""

@@ -116,18 +116,42 @@ def _payload_error(exc: ValidationError, job_type: str) -> PayloadError:
 
 
 def _payload_annotation(func: Callable[..., Any], skip_self: bool = False) -> Any:
-    """The annotation of a handler's first (payload) parameter, or `Any`."""
+    """The annotation of a handler's first (payload) parameter (`Any` when it has none).
+
+    The other parameters must be dependencies: each needs a default (a `Provide[...]` marker,
+    usually) or a marker in `Annotated[...]`; anything else would only fail when the job runs.
+    """
     target = inspect.unwrap(func)
     params = list(inspect.signature(target).parameters.values())
     if skip_self and params:
         params = params[1:]
+    name = target.__qualname__
     if not params:
-        raise InvalidOptionsError(f"{target.__qualname__} must take the payload as first parameter")
+        raise InvalidOptionsError(f"{name} must take the payload as its first parameter")
     try:
-        hints = get_type_hints(target)
-    except Exception:  # unresolvable forward references: no validation rather than no job
-        return Any
+        hints = get_type_hints(target, include_extras=True)
+    except Exception as exc:
+        raise InvalidOptionsError(
+            f"cannot resolve the type hints of {name} ({exc}); define the payload model at module "
+            "level, or annotate the payload as Any to accept any JSON"
+        ) from None
+    for param in params[1:]:
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        if param.default is param.empty and not _has_marker(hints.get(param.name)):
+            raise InvalidOptionsError(
+                f"{name}: parameter {param.name!r} is not the payload and has no default; give it "
+                "a dependency marker such as `= Provide[Container.x]`"
+            )
     return hints.get(params[0].name, Any)
+
+
+def _has_marker(annotation: Any) -> bool:
+    """Whether an `Annotated[...]` hint carries a dependency-injector marker."""
+    from dependency_injector import wiring
+
+    metadata = getattr(annotation, "__metadata__", ())
+    return any(wiring._is_marker(item) for item in metadata)
 
 
 def _inject(func: F) -> F:
@@ -287,8 +311,26 @@ def _spec(
     unique_ttl: timedelta | float | None,
     provider: Any = None,
 ) -> JobSpec:
-    """A spec from the decorator's arguments, falling back on a `JobType`'s defaults."""
+    """A spec from the decorator's arguments, falling back on a `JobType`'s defaults.
+
+    Producers that know only the `JobType` write its defaults into the job, so a registry that
+    disagreed with them would be silently overruled: that is refused here.
+    """
     typed = job_type if isinstance(job_type, JobType) else None
+    if typed is not None:
+        given = {
+            "queue": queue,
+            "max_retry": max_retry,
+            "timeout": as_seconds(timeout, "timeout"),
+            "unique_ttl": as_seconds(unique_ttl, "unique_ttl"),
+        }
+        for field_name, value in given.items():
+            declared = getattr(typed, field_name)
+            if value is not None and declared is not None and value != declared:
+                raise InvalidOptionsError(
+                    f"job {typed.name!r}: {field_name}={value!r} contradicts the JobType's "
+                    f"{field_name}={declared!r}; declare defaults in one place"
+                )
     return JobSpec(
         job_type=typed.name if typed else str(job_type),
         func=func,

@@ -235,10 +235,9 @@ class JobQueue:
         queue = opts.queue or (spec.queue if spec else None) or settings.default_queue
         if queue not in settings.queues:
             raise UnknownQueueError(queue, tuple(settings.queues))
-        checker = job if isinstance(job, JobType) else spec
-        if checker is not None and checker.adapter is not None:
-            payload = checker.adapter.dump_python(
-                validate_payload(checker, job_type, payload), mode="json"
+        if spec is not None and spec.adapter is not None:  # the registry's view wins, as in workers
+            payload = spec.adapter.dump_python(
+                validate_payload(spec, job_type, payload), mode="json"
             )
         body = to_jsonable(payload, job_type)
         max_retry = opts.max_retry
