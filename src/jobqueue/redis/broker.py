@@ -159,7 +159,12 @@ class RedisJobBroker(JobBroker):
                     ],
                 )
             )
-        replies = await self.scripts.batch(calls)
+        if len(calls) == 1:
+            # Concurrent single enqueues (a web app's requests) share round trips: the call
+            # goes out at once, or rides the next pipeline if one is in flight.
+            replies = [await self.acks.submit(calls[0], urgent=True)]
+        else:
+            replies = await self.scripts.batch(calls)
         results: list[JobInfo | JobQueueError] = []
         for sub, reply in zip(submissions, replies, strict=True):
             if isinstance(reply, Exception):
