@@ -63,6 +63,7 @@ class RedisJobBroker(JobBroker):
         self._slot_freed = asyncio.Event()
         self._running = 0
         self._acking = 0
+        self._direct_calls = 0
         self._loops: WorkerLoops | None = None
 
     # -- life cycle ---------------------------------------------------------------------------
@@ -159,10 +160,16 @@ class RedisJobBroker(JobBroker):
                     ],
                 )
             )
-        if len(calls) == 1:
-            # Concurrent single enqueues (a web app's requests) share round trips: the call
-            # goes out at once, or rides the next pipeline if one is in flight.
+        if len(calls) == 1 and self._direct_calls:
+            # Concurrent single enqueues (a web app's requests) share round trips: while one is
+            # in flight, the others ride pipelines together.
             replies = [await self.acks.submit(calls[0], urgent=True)]
+        elif len(calls) == 1:
+            self._direct_calls += 1
+            try:
+                replies = [await self.scripts.call(*calls[0])]
+            finally:
+                self._direct_calls -= 1
         else:
             replies = await self.scripts.batch(calls)
         results: list[JobInfo | JobQueueError] = []
