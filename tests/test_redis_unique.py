@@ -121,6 +121,29 @@ async def test_lock_holds_through_a_retry_and_is_released_after_success(
         assert again.id != info.id
 
 
+async def test_dead_job_keeps_its_lock(
+    settings: QueueSettings, queue: JobQueue, producer: RedisJobBroker
+) -> None:
+    # Documented: a job moved to dead holds its lock until the TTL runs out.
+    registry = JobRegistry()
+
+    @registry.job("unique:doomed", max_retry=0)
+    async def doomed(payload: dict[str, Any]) -> None:
+        raise ValueError("never works")
+
+    keys = producer.keys["default"]
+    async with run_worker(RedisJobBroker(settings, registry=registry)):
+        info = await queue.enqueue_with_options("unique:doomed", {"n": 1}, UNIQUE)
+
+        async def dead() -> bool:
+            return await producer.client.zscore(keys.dead, info.id) is not None
+
+        await wait_for(dead, "the job to fail for good")
+    with pytest.raises(DuplicateJobError) as refused:
+        await queue.enqueue_with_options("unique:doomed", {"n": 1}, UNIQUE)
+    assert refused.value.existing_id == info.id
+
+
 async def test_lock_expires_after_its_ttl(queue: JobQueue, producer: RedisJobBroker) -> None:
     opts = EnqueueOptions(unique=True, unique_ttl=0.3)
     first = await queue.enqueue_with_options("unique:ttl", {"n": 1}, opts)

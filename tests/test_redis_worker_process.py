@@ -42,6 +42,8 @@ def worker_env(settings: QueueSettings, redis_url: str) -> dict[str, str]:
         QUEUE_SHUTDOWN_TIMEOUT=str(settings.shutdown_timeout),
         QUEUE_POLL_INTERVAL=str(settings.poll_interval),
         QUEUE_MAX_DELIVERIES=str(settings.max_deliveries),
+        QUEUE_CONCURRENCY=str(settings.concurrency),
+        QUEUE_PREFETCH=str(settings.prefetch),
     )
     return env
 
@@ -246,30 +248,36 @@ async def test_job_whose_lease_keeps_expiring_goes_to_dead(settings: QueueSettin
 async def test_sigterm_lets_short_jobs_finish_and_puts_long_ones_back(
     lab: Lab, settings: QueueSettings
 ) -> None:
-    worker = await lab.start_worker()
+    # Two jobs run at once; a third is fetched with them (prefetch) but waits for a free slot.
+    lab.settings = settings = settings.model_copy(update={"concurrency": 2})
     async with JobQueue(RedisJobBroker(settings)) as queue:
         short = await queue.enqueue("sleep", {"name": "short", "seconds": 1.0})
         long = await queue.enqueue("sleep", {"name": "long", "seconds": 30})
+        waiting = await queue.enqueue("sleep", {"name": "waiting", "seconds": 0})
+    worker = await lab.start_worker()
     await lab.wait_record("started", "short", 1)
     await lab.wait_record("started", "long", 1)
+    assert (await lab.job(waiting.id))["state"] == "active"  # leased by the worker, not started
 
     worker.signal(signal.SIGTERM)
     took = await worker.wait_exit(settings.shutdown_timeout + 5)
     print(f"\nexit after SIGTERM with a job past the grace: {took:.3f} s (grace 2 s)")
 
-    finished = {r["job"] for r in await lab.records("finished")}
-    assert finished == {"short"}, worker.output()
+    assert {r["job"] for r in await lab.records("started")} == {"short", "long"}
+    assert {r["job"] for r in await lab.records("finished")} == {"short"}, worker.output()
     assert not await lab.job(short.id)  # completed and deleted
     # The long job waited out the grace period, then went back to pending, not counted as a
-    # failure: no retry used, no error, no `failed` count.
+    # failure: no retry used, no error, no `failed` count. So did the job that never started.
     assert took >= settings.shutdown_timeout - 0.1
     assert took < settings.shutdown_timeout + 3
-    job = await lab.job(long.id)
-    assert job["state"] == "pending"
-    assert job["retried"] == "0"
-    assert "error" not in job
+    for job_id in (long.id, waiting.id):
+        job = await lab.job(job_id)
+        assert job["state"] == "pending"
+        assert job["retried"] == "0"
+        assert job["lost"] == "0"
+        assert "error" not in job
     pending = f"{settings.key_prefix}:{{default}}:pending"
-    assert await lab.client.lrange(pending, 0, -1) == [long.id.encode()]
+    assert set(await lab.client.lrange(pending, 0, -1)) == {long.id.encode(), waiting.id.encode()}
     assert await lab.client.zcard(f"{settings.key_prefix}:{{default}}:lease") == 0
     assert await lab.stats() == {"processed": 1}
 

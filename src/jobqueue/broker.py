@@ -133,7 +133,7 @@ class JobBroker(AsyncBroker, ABC):
         """Providers of class-based jobs, as mapped onto an attached container."""
         self.deliveries: dict[str, Delivery] = {}
         self.drain_expired = False
-        self._drain_timer: asyncio.TimerHandle | None = None
+        self._drain_timer: asyncio.Handle | None = None
         from jobqueue.middleware import LifecycleMiddleware, LoggingMiddleware
 
         self.add_middlewares(LifecycleMiddleware(), LoggingMiddleware())
@@ -271,7 +271,7 @@ class JobBroker(AsyncBroker, ABC):
             self._drain_timer.cancel()
             self._drain_timer = None
 
-    def _stop_running(self) -> None:
+    def _stop_running(self, tries: int = 0) -> None:
         self.drain_expired = True
         running = False
         for delivery in list(self.deliveries.values()):
@@ -282,10 +282,15 @@ class JobBroker(AsyncBroker, ABC):
                 running = True
         if running:
             # A cancellation can be lost: Python 3.11's asyncio.wait_for, which redis-py uses for
-            # every command, drops one that arrives as the command completes, and the job runs
-            # on. Cancel again shortly, until each attempt has ended (its error is recorded).
+            # every command, drops one that arrives while the command is being sent, and the job
+            # runs on. Cancel again until each attempt has ended (its error is recorded): on the
+            # next loop iteration, which gets past that race, then every 0.1 s for a job that
+            # ignores cancellation.
             loop = asyncio.get_running_loop()
-            self._drain_timer = loop.call_later(0.02, self._stop_running)
+            if tries < 10:
+                self._drain_timer = loop.call_soon(self._stop_running, tries + 1)
+            else:
+                self._drain_timer = loop.call_later(0.1, self._stop_running, tries + 1)
 
     def _why_not_run(self, delivery: Delivery) -> str:
         """Explain a delivery that Taskiq acknowledged without running it."""
