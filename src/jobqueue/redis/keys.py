@@ -78,6 +78,11 @@ class QueueKeys:
         """The hash of one job: message, state, attempts, last error, timestamps."""
         return self.job_prefix + job_id
 
+    @property
+    def unique_prefix(self) -> str:
+        """Prefix of uniqueness locks; `<job type>:<payload digest>` follows."""
+        return self.base + "unique:"
+
     def unique(self, job_type: str, digest: str) -> str:
         """The uniqueness lock of a job type and payload digest; its value is the holder's id."""
-        return f"{self.base}unique:{job_type}:{digest}"
+        return f"{self.unique_prefix}{job_type}:{digest}"

@@ -1,34 +1,41 @@
--- Enqueue one job: take the unique lock if asked, store the job hash, then make it pending
--- (or scheduled when it is due later).
--- KEYS: 1 job hash, 2 pending list, 3 scheduled zset, 4 unique lock (ignored when ARGV[6] is 0)
--- ARGV: 1 id, 2 message, 3 job type, 4 queue, 5 process_at ms (0: now), 6 unique ttl ms (0: none),
---       7 max_retry ('' = job type default), 8 timeout seconds (''), 9 delay ms from now (0: none),
---       10 notify channel (published to when the queue was empty, to wake idle workers)
--- Returns {'ok', state, enqueued_at_ms} | {'duplicate', existing id} | {'conflict', id}
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  return {'conflict', ARGV[1]}
-end
-local unique = ''
-if ARGV[6] ~= '0' then
-  if not redis.call('SET', KEYS[4], ARGV[1], 'NX', 'PX', ARGV[6]) then
-    return {'duplicate', redis.call('GET', KEYS[4]) or ''}
-  end
-  unique = KEYS[4]
-end
+-- Enqueue jobs of one queue: for each, take the unique lock if asked, store the job hash, then
+-- make it pending (or scheduled when it is due later). One call can carry a whole batch.
+-- KEYS: 1 pending list, 2 scheduled zset
+-- ARGV: 1 job prefix, 2 notify channel (published to when the queue was empty, to wake idle
+--       workers), then 9 fields per job: id, message, job type, process_at ms (0: now),
+--       unique ttl ms (0: none), unique lock key, max_retry ('' = job type default),
+--       timeout seconds (''), delay ms from now (0: none)
+-- Returns per job: {'ok', state, enqueued_at_ms} | {'duplicate', existing id} | {'conflict', id}
 local now = now_ms()
-local due = tonumber(ARGV[5])
-if ARGV[9] ~= '0' then due = now + tonumber(ARGV[9]) end
-local state = 'pending'
-if due > now then
-  state = 'scheduled'
-  redis.call('ZADD', KEYS[3], due, ARGV[1])
-else
-  due = now
-  if redis.call('LPUSH', KEYS[2], ARGV[1]) == 1 then
-    redis.call('PUBLISH', ARGV[10], '1')
+local queue = string.match(KEYS[1], '{(.*)}')
+local out = {}
+local woke = false
+for i = 3, #ARGV, 9 do
+  local id, jk = ARGV[i], ARGV[1] .. ARGV[i]
+  local unique = ''
+  local reply
+  if redis.call('EXISTS', jk) == 1 then
+    reply = {'conflict', id}
+  elseif ARGV[i + 4] ~= '0' and not redis.call('SET', ARGV[i + 5], id, 'NX', 'PX', ARGV[i + 4]) then
+    reply = {'duplicate', redis.call('GET', ARGV[i + 5]) or ''}
+  else
+    if ARGV[i + 4] ~= '0' then unique = ARGV[i + 5] end
+    local due = tonumber(ARGV[i + 3])
+    if ARGV[i + 8] ~= '0' then due = now + tonumber(ARGV[i + 8]) end
+    local state = 'pending'
+    if due > now then
+      state = 'scheduled'
+      redis.call('ZADD', KEYS[2], due, id)
+    else
+      due = now
+      if redis.call('LPUSH', KEYS[1], id) == 1 then woke = true end
+    end
+    redis.call('HSET', jk, 'msg', ARGV[i + 1], 'type', ARGV[i + 2], 'queue', queue,
+      'state', state, 'enqueued_at', now, 'process_at', due, 'max_retry', ARGV[i + 6],
+      'timeout', ARGV[i + 7], 'unique', unique, 'retried', 0, 'lost', 0)
+    reply = {'ok', state, tostring(now)}
   end
+  out[#out + 1] = reply
 end
-redis.call('HSET', KEYS[1], 'msg', ARGV[2], 'type', ARGV[3], 'queue', ARGV[4], 'state', state,
-  'enqueued_at', now, 'process_at', due, 'max_retry', ARGV[7], 'timeout', ARGV[8],
-  'unique', unique, 'retried', 0, 'lost', 0)
-return {'ok', state, tostring(now)}
+if woke then redis.call('PUBLISH', ARGV[2], '1') end
+return out
