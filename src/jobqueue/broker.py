@@ -14,7 +14,7 @@ import secrets
 import traceback
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -110,7 +110,6 @@ class Delivery:
     started_at: float | None = None
     error: BaseException | None = None
     stopped_for_shutdown: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def job_type(self) -> str:
