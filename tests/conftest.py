@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from taskiq.receiver import Receiver
 
 from jobqueue import QueueSettings
+from jobqueue.receiver import JobReceiver
 
 
 @pytest.fixture
@@ -18,3 +20,9 @@ def settings(jobqueue_settings: QueueSettings) -> QueueSettings:
             "poll_interval": 0.02,
         }
     )
+
+
+@pytest.fixture(params=[JobReceiver, Receiver], ids=["JobReceiver", "taskiq-Receiver"])
+def receiver_class(request: pytest.FixtureRequest) -> type[Receiver]:
+    """Both receivers a worker can run with: jobqueue's own, and Taskiq's stock one."""
+    return request.param  # type: ignore[no-any-return]

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
+from taskiq.receiver import Receiver
 
 from jobqueue import JobQueue, JobRegistry, QueueSettings
 from jobqueue.redis import RedisJobBroker
@@ -64,13 +65,17 @@ async def harness(settings: QueueSettings) -> AsyncIterator[Harness]:
         yield Harness(settings, producer, queue)
 
 
-async def test_garbage_id_in_pending_goes_to_dead(harness: Harness) -> None:
+async def test_garbage_id_in_pending_goes_to_dead(
+    harness: Harness, receiver_class: type[Receiver]
+) -> None:
     # Exactly the key a producer pushes to: <prefix>:{default}:pending.
     pending = f"{harness.settings.key_prefix}:{{default}}:pending"
     assert pending == harness.keys.pending
     await harness.client.lpush(pending, "garbage-id")
 
-    async with run_worker(RedisJobBroker(harness.settings, registry=harness.registry)):
+    async with run_worker(
+        RedisJobBroker(harness.settings, registry=harness.registry), receiver_class=receiver_class
+    ):
         job = await harness.wait_dead("garbage-id")
         await harness.check_still_working()
 
@@ -90,12 +95,14 @@ async def test_garbage_id_in_pending_goes_to_dead(harness: Harness) -> None:
     ],
 )
 async def test_job_whose_message_cannot_be_read_goes_to_dead(
-    harness: Harness, message: bytes
+    harness: Harness, message: bytes, receiver_class: type[Receiver]
 ) -> None:
     info = await harness.queue.enqueue("malformed:ok", {"before": True})
     await harness.client.hset(harness.keys.job(info.id), "msg", message)
 
-    async with run_worker(RedisJobBroker(harness.settings, registry=harness.registry)):
+    async with run_worker(
+        RedisJobBroker(harness.settings, registry=harness.registry), receiver_class=receiver_class
+    ):
         job = await harness.wait_dead(info.id)
         await harness.check_still_working()
 
@@ -104,11 +111,15 @@ async def test_job_whose_message_cannot_be_read_goes_to_dead(
     assert await harness.client.zcard(harness.keys.lease) == 0
 
 
-async def test_job_type_without_a_handler_goes_to_dead(harness: Harness) -> None:
+async def test_job_type_without_a_handler_goes_to_dead(
+    harness: Harness, receiver_class: type[Receiver]
+) -> None:
     # The producer may enqueue any job type; this worker has no handler for it.
     info = await harness.queue.enqueue("malformed:nobody-handles-this", {"x": 1})
 
-    async with run_worker(RedisJobBroker(harness.settings, registry=harness.registry)):
+    async with run_worker(
+        RedisJobBroker(harness.settings, registry=harness.registry), receiver_class=receiver_class
+    ):
         job = await harness.wait_dead(info.id)
         await harness.check_still_working()
 

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
+from taskiq.receiver import Receiver
 
 from jobqueue import (
     EnqueueOptions,
@@ -101,12 +102,14 @@ class Harness:
 
 
 @pytest.fixture
-async def harness(settings: QueueSettings) -> AsyncIterator[Harness]:
+async def harness(
+    settings: QueueSettings, receiver_class: type[Receiver]
+) -> AsyncIterator[Harness]:
     attempts.clear()
     settings = settings.model_copy(update={"default_max_retry": 1})
     producer = RedisJobBroker(settings, registry=registry)
     worker = RedisJobBroker(settings, registry=registry)
-    async with JobQueue(producer) as queue, run_worker(worker):
+    async with JobQueue(producer) as queue, run_worker(worker, receiver_class=receiver_class):
         yield Harness(producer, queue)
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from redis.asyncio import Redis
+from taskiq.receiver import Receiver
 
 from jobqueue import JobQueue, JobRegistry, QueueSettings
 from jobqueue.redis import RedisJobBroker
@@ -23,18 +24,22 @@ from jobqueue.testing import run_worker
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Start and stop an in-process worker ten times, each stop right after the start (while the
-# background loops are in their first Redis calls). Run in a subprocess so a hang fails the test.
+# Start and stop an in-process worker ten times (five with each receiver), each stop right after
+# the start (while the background loops are in their first Redis calls). Run in a subprocess so a
+# hang fails the test.
 STOP_AT_ONCE = """
 import asyncio, sys
 from jobqueue import QueueSettings
 from jobqueue.redis import RedisJobBroker
+from jobqueue.receiver import JobReceiver
 from jobqueue.testing import run_worker
+from taskiq.receiver import Receiver
 
 async def main():
     settings = QueueSettings(url=sys.argv[1], key_prefix=sys.argv[2])
-    for _ in range(10):
-        async with run_worker(RedisJobBroker(settings)):
+    for i in range(10):
+        receiver_class = (JobReceiver, Receiver)[i % 2]
+        async with run_worker(RedisJobBroker(settings), receiver_class=receiver_class):
             pass
 
 asyncio.run(main())
@@ -55,7 +60,7 @@ def test_worker_stopped_right_after_it_started_does_not_hang(
 
 
 async def test_job_busy_with_redis_is_stopped_after_the_grace_period(
-    settings: QueueSettings, jobqueue_redis_url: str
+    settings: QueueSettings, jobqueue_redis_url: str, receiver_class: type[Receiver]
 ) -> None:
     # Regression: the job below is inside a Redis call nearly all the time, so the one
     # cancellation sent when the grace period ended was often lost; the job then ran to its
@@ -81,7 +86,9 @@ async def test_job_busy_with_redis_is_stopped_after_the_grace_period(
             for _ in range(6):
                 started.clear()
                 info = await queue.enqueue("shutdown:busy", {})
-                async with run_worker(RedisJobBroker(settings, registry=registry)):
+                async with run_worker(
+                    RedisJobBroker(settings, registry=registry), receiver_class=receiver_class
+                ):
                     await asyncio.wait_for(started.wait(), 5)
                     stopping = time.monotonic()
                 took = time.monotonic() - stopping

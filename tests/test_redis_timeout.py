@@ -7,6 +7,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from taskiq.receiver import Receiver
+
 from jobqueue import EnqueueOptions, JobQueue, JobRegistry, QueueSettings, fixed_schedule
 from jobqueue.redis import RedisJobBroker
 from jobqueue.testing import run_worker
@@ -37,13 +39,17 @@ def sleeper_registry(starts: list[float], ends: list[float], **job_defaults: Any
     return registry
 
 
-async def test_attempt_over_its_timeout_fails_and_is_retried(settings: QueueSettings) -> None:
+async def test_attempt_over_its_timeout_fails_and_is_retried(
+    settings: QueueSettings, receiver_class: type[Receiver]
+) -> None:
     starts: list[float] = []
     ends: list[float] = []
     registry = sleeper_registry(starts, ends)
     producer = RedisJobBroker(settings, registry=registry)
     async with JobQueue(producer) as queue:
-        async with run_worker(RedisJobBroker(settings, registry=registry)):
+        async with run_worker(
+            RedisJobBroker(settings, registry=registry), receiver_class=receiver_class
+        ):
             info = await queue.enqueue_with_options(
                 "timeout:sleep", {"seconds": 1.0}, EnqueueOptions(timeout=0.2, max_retry=1)
             )
@@ -66,7 +72,9 @@ async def test_attempt_over_its_timeout_fails_and_is_retried(settings: QueueSett
     assert stats == {b"failed": b"2", b"dead": b"1"}
 
 
-async def test_timeout_of_the_job_type_applies(settings: QueueSettings) -> None:
+async def test_timeout_of_the_job_type_applies(
+    settings: QueueSettings, receiver_class: type[Receiver]
+) -> None:
     starts: list[float] = []
     ends: list[float] = []
     registry = sleeper_registry(starts, ends, timeout=0.2, max_retry=0)
@@ -74,7 +82,9 @@ async def test_timeout_of_the_job_type_applies(settings: QueueSettings) -> None:
     # applies the job type's default itself.
     producer = RedisJobBroker(settings)
     async with JobQueue(producer) as queue:
-        async with run_worker(RedisJobBroker(settings, registry=registry)):
+        async with run_worker(
+            RedisJobBroker(settings, registry=registry), receiver_class=receiver_class
+        ):
             info = await queue.enqueue("timeout:sleep", {"seconds": 1.0})
             began = time.monotonic()
 
@@ -91,7 +101,7 @@ async def test_timeout_of_the_job_type_applies(settings: QueueSettings) -> None:
 
 
 async def test_timeout_of_the_job_type_is_sent_by_a_producer_that_knows_it(
-    settings: QueueSettings,
+    settings: QueueSettings, receiver_class: type[Receiver]
 ) -> None:
     starts: list[float] = []
     ends: list[float] = []
@@ -102,7 +112,9 @@ async def test_timeout_of_the_job_type_is_sent_by_a_producer_that_knows_it(
         assert info.timeout == 0.2
         # A worker without that default must still cut the attempt: the timeout is in the message.
         worker_registry = sleeper_registry(starts, ends, max_retry=0)
-        async with run_worker(RedisJobBroker(settings, registry=worker_registry)):
+        async with run_worker(
+            RedisJobBroker(settings, registry=worker_registry), receiver_class=receiver_class
+        ):
 
             async def dead() -> bool:
                 return (await read_job(producer, info.id)).get("state") == "dead"
@@ -113,7 +125,9 @@ async def test_timeout_of_the_job_type_is_sent_by_a_producer_that_knows_it(
     assert "TimeoutError" in job["error"]
 
 
-async def test_job_longer_than_its_lease_stays_with_its_worker(settings: QueueSettings) -> None:
+async def test_job_longer_than_its_lease_stays_with_its_worker(
+    settings: QueueSettings, receiver_class: type[Receiver]
+) -> None:
     # lease 1 s, job 2.5 s, timeout 10 s: without the heartbeat the lease would expire after
     # 1 s, the recoverer (every 0.2 s) would put the job back, and the idle worker would run it.
     starts: list[float] = []
@@ -123,8 +137,8 @@ async def test_job_longer_than_its_lease_stays_with_its_worker(settings: QueueSe
     lease = producer.keys["default"].lease
     async with JobQueue(producer) as queue:
         async with (
-            run_worker(RedisJobBroker(settings, registry=registry)),
-            run_worker(RedisJobBroker(settings, registry=registry)),
+            run_worker(RedisJobBroker(settings, registry=registry), receiver_class=receiver_class),
+            run_worker(RedisJobBroker(settings, registry=registry), receiver_class=receiver_class),
         ):
             info = await queue.enqueue_with_options(
                 "timeout:sleep", {"seconds": 2.5}, EnqueueOptions(timeout=10)

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 from redis.asyncio import Redis
+from taskiq.receiver import Receiver
 
 from jobqueue import JobQueue, QueueSettings
 from jobqueue.redis import RedisJobBroker
@@ -60,11 +61,12 @@ def exited(pid: int) -> bool:
 class Worker:
     """One `taskiq worker ... --workers 1` process group."""
 
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+    def __init__(self, env: dict[str, str], log: Path, receiver: str) -> None:
         self.log = log
         self._log_file = log.open("wb")
+        argv = [sys.executable, "-m", "taskiq", "worker", WORKER, "--workers", "1"]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "taskiq", "worker", WORKER, "--workers", "1"],
+            [*argv, "--receiver", receiver],
             cwd=ROOT,
             env=env,
             stdout=self._log_file,
@@ -100,8 +102,9 @@ class Lab:
     """Starts workers and reads what their jobs recorded."""
 
     def __init__(
-        self, settings: QueueSettings, redis_url: str, client: Redis, tmp_path: Path
+        self, settings: QueueSettings, redis_url: str, client: Redis, tmp_path: Path, receiver: str
     ) -> None:
+        self.receiver = receiver
         self.settings = settings
         self.redis_url = redis_url
         self.client = client
@@ -115,6 +118,7 @@ class Lab:
         worker = Worker(
             worker_env(self.settings, self.redis_url),
             self.tmp_path / f"worker-{len(self.workers)}.log",
+            self.receiver,
         )
         self.workers.append(worker)
         ready_before = len(self.workers) - 1
@@ -162,10 +166,14 @@ async def wait_for(check: Callable[[], Awaitable[bool]], what: str, seconds: flo
 
 @pytest.fixture
 async def lab(
-    settings: QueueSettings, jobqueue_redis_url: str, tmp_path: Path
+    settings: QueueSettings,
+    jobqueue_redis_url: str,
+    tmp_path: Path,
+    receiver_class: type[Receiver],
 ) -> AsyncIterator[Lab]:
     client = Redis.from_url(jobqueue_redis_url)
-    lab = Lab(settings, jobqueue_redis_url, client, tmp_path)
+    receiver = f"{receiver_class.__module__}:{receiver_class.__name__}"
+    lab = Lab(settings, jobqueue_redis_url, client, tmp_path, receiver)
     try:
         yield lab
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from taskiq import TaskiqMessage, TaskiqMiddleware
+from taskiq.receiver import Receiver
 
 from jobqueue import JobQueue, JobRegistry, QueueSettings
 from jobqueue.redis import RedisJobBroker
@@ -17,7 +18,9 @@ class StampTenant(TaskiqMiddleware):
         return message
 
 
-async def test_pre_send_middleware_changes_reach_the_worker(settings: QueueSettings) -> None:
+async def test_pre_send_middleware_changes_reach_the_worker(
+    settings: QueueSettings, receiver_class: type[Receiver]
+) -> None:
     seen: list[str] = []
     registry = JobRegistry()
 
@@ -36,7 +39,7 @@ async def test_pre_send_middleware_changes_reach_the_worker(settings: QueueSetti
     worker.add_middlewares(RecordLabels())
     async with JobQueue(producer) as queue:
         await queue.enqueue("tenant:echo", {"n": 1})
-        async with run_worker(worker):
+        async with run_worker(worker, receiver_class=receiver_class):
             for _ in range(300):
                 if len(seen) == 2:
                     break

@@ -11,7 +11,10 @@ from jobqueue import JobQueue, JobRegistry, QueueSettings
 from jobqueue.redis import RedisJobBroker
 
 SETTINGS: dict[str, Any] = {
-    "cli": "taskiq worker benchmarks.systems.jobqueue:make_broker --workers 1",
+    "cli": (
+        "taskiq worker benchmarks.systems.jobqueue:make_broker --workers 1"
+        " --receiver jobqueue.receiver:JobReceiver"
+    ),
     "concurrency": "QUEUE_CONCURRENCY=10 (jobs one worker process runs at once)",
     "max_async_tasks": 10,
     "queues": "defaults (critical=6, default=3, low=1; jobs go to default)",
@@ -51,6 +54,7 @@ def make_broker() -> RedisJobBroker:
 def worker_command() -> tuple[list[str], dict[str, str]]:
     n = str(_body.concurrency())
     argv = ["-m", "taskiq", "worker", f"{__name__}:make_broker", "--workers", "1"]
+    argv += ["--receiver", "jobqueue.receiver:JobReceiver"]
     argv += ["--max-async-tasks", n, *_body.log_args()]
     env = {
         "QUEUE_URL": _body.queue_url(),

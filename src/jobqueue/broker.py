@@ -9,17 +9,20 @@ that in one step, so a job leaves the store only after it finished.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import secrets
+import time
 import traceback
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import partial
 from typing import Any
 
-from taskiq import AsyncBroker, BrokerMessage, TaskiqMessage
+from taskiq import AckableMessage, AsyncBroker, BrokerMessage, TaskiqMessage
 from taskiq.serializers import ORJSONSerializer
 
 from jobqueue.codec import canonical_digest
@@ -117,6 +120,9 @@ class Delivery:
         return self.task_message.task_name if self.task_message else "?"
 
 
+COMPLETED = Outcome(OutcomeKind.COMPLETE)
+
+
 class JobBroker(AsyncBroker, ABC):
     """The base of jobqueue's drivers: a Taskiq broker that stores jobs with their life cycle."""
 
@@ -185,6 +191,49 @@ class JobBroker(AsyncBroker, ABC):
 
     # -- consuming ----------------------------------------------------------------------------
 
+    @abstractmethod
+    def stream(self) -> AsyncGenerator[Delivery, None]:
+        """Yield jobs to run, each held (leased) until `acknowledge()`; closing it starts a drain.
+
+        At most `concurrency` deliveries are handed out and not yet acknowledged at a time.
+        """
+
+    @abstractmethod
+    def acknowledge(self, delivery: Delivery) -> None:
+        """Apply the outcome of a finished (or never started) attempt; never raises."""
+
+    async def listen(self) -> AsyncGenerator[bytes | AckableMessage, None]:
+        """`stream()` as Taskiq's receiver reads it: each delivery acknowledges itself."""
+        async with contextlib.aclosing(self.stream()) as deliveries:
+            async for delivery in deliveries:
+                yield AckableMessage(data=delivery.message, ack=partial(_ack, self, delivery))
+
+    def attempt_started(self, message: TaskiqMessage) -> TaskiqMessage:
+        """Tie a starting attempt to its delivery, and apply job-type defaults to its labels.
+
+        After shutdown's grace period the attempt is stopped at once and goes back to pending.
+        """
+        delivery = self.deliveries.get(message.task_id)
+        if delivery is not None:
+            delivery.task_message = message
+            delivery.started_at = time.monotonic()
+            delivery.task = asyncio.current_task()
+            if self.drain_expired and delivery.task is not None:
+                delivery.stopped_for_shutdown = True
+                delivery.task.cancel()
+        if Label.TIMEOUT not in message.labels:
+            # A producer without the job's code could not know the job type's timeout.
+            spec = self.job_specs.get(message.task_name)
+            if spec is not None and spec.timeout is not None:
+                message.labels[Label.TIMEOUT] = spec.timeout
+        return message
+
+    def attempt_failed(self, message: TaskiqMessage, exception: BaseException) -> None:
+        """Keep an attempt's error; its acknowledgement decides between retry and dead."""
+        delivery = self.deliveries.get(message.task_id)
+        if delivery is not None:
+            delivery.error = exception
+
     def queue_order(self) -> tuple[str, ...]:
         """The order to try queues in for one fetch: by weight at random, or strictly.
 
@@ -229,7 +278,7 @@ class JobBroker(AsyncBroker, ABC):
             return Outcome(OutcomeKind.DEAD, error=self._why_not_run(delivery))
         exc = delivery.error
         if exc is None:
-            return Outcome(OutcomeKind.COMPLETE)
+            return COMPLETED
         if delivery.stopped_for_shutdown:
             return Outcome(OutcomeKind.REQUEUE, counts_as_failure=False)
         error, trace = describe_error(exc, delivery)
@@ -300,6 +349,10 @@ class JobBroker(AsyncBroker, ABC):
         if self.find_task(message.task_name) is None:
             return f"unknown job type {message.task_name!r}: no worker handler is registered"
         return "not run: the worker acknowledged the job before executing it"
+
+
+async def _ack(broker: JobBroker, delivery: Delivery) -> None:
+    broker.acknowledge(delivery)
 
 
 def describe_error(exc: BaseException, delivery: Delivery) -> tuple[str, str]:

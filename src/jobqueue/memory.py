@@ -21,12 +21,9 @@ import time
 from collections import deque
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import asdict, dataclass
-from functools import partial
 from typing import Any
 
-from taskiq import AckableMessage
 from taskiq.events import TaskiqEvents
-from taskiq.receiver import Receiver
 from taskiq.utils import maybe_awaitable
 
 from jobqueue.broker import Delivery, JobBroker, Outcome, OutcomeKind, Submission, duplicate_error
@@ -109,7 +106,9 @@ class MemoryJobBroker(JobBroker):
             return
         # This process is the worker too, so run worker hooks as Taskiq's InMemoryBroker does.
         await self._run_event(TaskiqEvents.WORKER_STARTUP)
-        receiver = Receiver(self, max_async_tasks=self.settings.concurrency, run_startup=False)
+        from jobqueue.receiver import JobReceiver
+
+        receiver = JobReceiver(self, max_async_tasks=self.settings.concurrency, run_startup=False)
         self._finish = asyncio.Event()
         self._receiving = asyncio.create_task(
             receiver.listen(self._finish), name="jobqueue-memory-receiver"
@@ -233,7 +232,7 @@ class MemoryJobBroker(JobBroker):
                 batch.append(delivery)
         return batch
 
-    async def listen(self) -> AsyncGenerator[bytes | AckableMessage, None]:
+    async def stream(self) -> AsyncGenerator[Delivery, None]:
         """Yield pending jobs, at most `concurrency` unacknowledged at a time."""
         try:
             while True:
@@ -248,11 +247,12 @@ class MemoryJobBroker(JobBroker):
                     await self._wakeup.wait()
                     continue
                 for delivery in batch:
-                    yield AckableMessage(data=delivery.message, ack=partial(self._ack, delivery))
+                    yield delivery
         finally:
             self.begin_drain()
 
-    async def _ack(self, delivery: Delivery) -> None:
+    def acknowledge(self, delivery: Delivery) -> None:
+        """Apply the attempt's outcome at once."""
         try:
             self.apply(delivery, self.decide(delivery))
         finally:

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import TYPE_CHECKING, Any
 
 from taskiq import TaskiqMessage, TaskiqMiddleware, TaskiqResult
-
-from jobqueue.labels import Label
 
 if TYPE_CHECKING:
     from jobqueue.broker import JobBroker
@@ -30,26 +26,10 @@ class LifecycleMiddleware(TaskiqMiddleware):
 
     def pre_execute(self, message: TaskiqMessage) -> TaskiqMessage:
         """Tie the running attempt to its delivery."""
-        broker = self.job_broker
-        delivery = broker.deliveries.get(message.task_id)
-        if delivery is not None:
-            delivery.task_message = message
-            delivery.started_at = time.monotonic()
-            delivery.task = asyncio.current_task()
-            if broker.drain_expired and delivery.task is not None:
-                # Shutdown's grace period is over: do not start, go back to pending instead.
-                delivery.stopped_for_shutdown = True
-                delivery.task.cancel()
-        if Label.TIMEOUT not in message.labels:
-            spec = broker.job_specs.get(message.task_name)
-            if spec is not None and spec.timeout is not None:
-                message.labels[Label.TIMEOUT] = spec.timeout
-        return message
+        return self.job_broker.attempt_started(message)
 
     def on_error(
         self, message: TaskiqMessage, result: TaskiqResult[Any], exception: BaseException
     ) -> None:
         """Keep the error; the acknowledgement decides between retry and dead."""
-        delivery = self.job_broker.deliveries.get(message.task_id)
-        if delivery is not None:
-            delivery.error = exception
+        self.job_broker.attempt_failed(message, exception)

@@ -24,8 +24,15 @@ class LoggingMiddleware(TaskiqMiddleware):
         """The broker this middleware belongs to."""
         return self.broker  # type: ignore[return-value]
 
+    @staticmethod
+    def enabled() -> bool:
+        """Whether the per-job lines (INFO) are logged at all."""
+        return logger.isEnabledFor(logging.INFO)
+
     def pre_execute(self, message: TaskiqMessage) -> TaskiqMessage:
         """Log "Processing job"."""
+        if not logger.isEnabledFor(logging.INFO):
+            return message
         delivery = self.job_broker.deliveries.get(message.task_id)
         logger.info(
             "Processing job %s id=%s",
@@ -42,7 +49,7 @@ class LoggingMiddleware(TaskiqMiddleware):
 
     def post_execute(self, message: TaskiqMessage, result: TaskiqResult[Any]) -> None:
         """Log "Job completed successfully" with its duration; failures are logged by on_error."""
-        if result.is_err:
+        if result.is_err or not logger.isEnabledFor(logging.INFO):
             return
         delivery = self.job_broker.deliveries.get(message.task_id)
         duration = None

@@ -14,7 +14,6 @@ from functools import partial
 from typing import Any
 
 from redis.asyncio import Redis
-from taskiq import AckableMessage
 
 from jobqueue.broker import Delivery, JobBroker, Outcome, OutcomeKind, Submission, duplicate_error
 from jobqueue.errors import JobQueueError
@@ -228,7 +227,7 @@ class RedisJobBroker(JobBroker):
             deliveries.append(delivery)
         return deliveries
 
-    async def listen(self) -> AsyncGenerator[bytes | AckableMessage, None]:
+    async def stream(self) -> AsyncGenerator[Delivery, None]:
         """Yield leased jobs, at most `concurrency` running (handed out, not acknowledged) at once.
 
         Up to `prefetch` more are leased ahead in a local buffer (heartbeats cover them too), so
@@ -254,7 +253,7 @@ class RedisJobBroker(JobBroker):
                     buffer.extend(batch)
                 delivery = buffer.popleft()
                 self._running += 1
-                yield AckableMessage(data=delivery.message, ack=partial(self._ack, delivery))
+                yield delivery
         finally:
             self.begin_drain()
 
@@ -282,7 +281,7 @@ class RedisJobBroker(JobBroker):
         """Make an idle listener fetch now (jobs were forwarded or recovered)."""
         self._wakeup.set()
 
-    async def _ack(self, delivery: Delivery) -> None:
+    def acknowledge(self, delivery: Delivery) -> None:
         """Apply the attempt's outcome without waiting for Redis.
 
         The call joins the next acknowledgement pipeline; the job keeps its lease (and its place
