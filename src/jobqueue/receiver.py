@@ -19,18 +19,22 @@ broker that is not a jobqueue broker gets Taskiq's receiver as a whole.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import inspect
 import logging
 import time
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
 from taskiq import AckableMessage, AsyncBroker, TaskiqMessage, TaskiqMiddleware, TaskiqResult
 from taskiq.exceptions import NoResultError
 from taskiq.formatters.proxy_formatter import ProxyFormatter
+from taskiq.labels import LabelType
 from taskiq.receiver import Receiver
 from taskiq.result_backends.dummy import DummyResultBackend
+from taskiq.serializers import JSONSerializer, ORJSONSerializer
 
 from jobqueue.broker import Delivery, JobBroker
 from jobqueue.labels import Label
@@ -123,8 +127,11 @@ class JobReceiver(Receiver):
         if type(broker.formatter) is not ProxyFormatter:
             return None
         try:
-            message = TaskiqMessage.model_validate(broker.serializer.loadb(data))
-            message.parse_labels()
+            if type(broker.serializer) in _JSON_SERIALIZERS:  # pydantic reads JSON bytes itself
+                message = TaskiqMessage.model_validate_json(data)
+            else:
+                message = TaskiqMessage.model_validate(broker.serializer.loadb(data))
+            _parse_labels(message)
         except Exception:  # Taskiq's path logs it, and the broker sends the job to dead
             return None
         return message
@@ -221,6 +228,27 @@ class JobReceiver(Receiver):
                     await _maybe_await(middleware.post_save(message, result))
         except Exception:
             logger.exception("Can't set result in result backend.")
+
+
+def _parse_labels(message: TaskiqMessage) -> None:
+    """`TaskiqMessage.parse_labels`, without building a `LabelType` for each label."""
+    if not message.labels_types:
+        return
+    labels = message.labels
+    for name, kind in message.labels_types.items():
+        if name in labels:
+            labels[name] = _LABEL_PARSERS[kind](labels[name])
+
+
+_LABEL_PARSERS: dict[int, Callable[[Any], Any]] = {
+    LabelType.STR: str,
+    LabelType.INT: int,
+    LabelType.FLOAT: float,
+    LabelType.BOOL: lambda value: str(value).lower() == "true",
+    LabelType.BYTES: base64.b64decode,
+    LabelType.ANY: lambda value: value,
+}
+_JSON_SERIALIZERS = (ORJSONSerializer, JSONSerializer)
 
 
 async def _acknowledge(broker: JobBroker, delivery: Delivery) -> None:
