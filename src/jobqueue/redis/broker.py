@@ -21,6 +21,7 @@ from jobqueue.jobs import JobRegistry
 from jobqueue.options import JobInfo, JobState
 from jobqueue.redis.batcher import AckBatcher
 from jobqueue.redis.keys import QueueKeys, queues_set
+from jobqueue.redis.lane import Lane
 from jobqueue.redis.loops import WorkerLoops
 from jobqueue.redis.scripts import Call, Scripts
 from jobqueue.settings import QueueSettings
@@ -54,6 +55,7 @@ class RedisJobBroker(JobBroker):
         self._client = client
         self._owns_client = client is None
         self._scripts: Scripts | None = None
+        self._lane: Lane | None = None
         self._acks: AckBatcher | None = None
         s = self.settings
         self.keys = {name: QueueKeys(s.key_prefix, name) for name in s.queues}
@@ -77,9 +79,9 @@ class RedisJobBroker(JobBroker):
 
     @property
     def scripts(self) -> Scripts:
-        """The Lua scripts, on this broker's client."""
+        """The Lua scripts, on this broker's lane (or client)."""
         if self._scripts is None:
-            self._scripts = Scripts(self.client)
+            self._scripts = Scripts(self.client, self._lane)
         return self._scripts
 
     @property
@@ -106,6 +108,8 @@ class RedisJobBroker(JobBroker):
         if self._client is None:
             self._client = Redis.from_url(self.settings.redis_url(), health_check_interval=30)
             self._owns_client = True
+        self._lane = Lane.for_client(self.client)
+        self._scripts = None
         await self.client.sadd(queues_set(self.settings.key_prefix), *self._names)
         await self.scripts.load()
         await super().startup()
@@ -126,11 +130,14 @@ class RedisJobBroker(JobBroker):
                 await self.requeue(list(self.deliveries.values()))
             await super().shutdown()
         finally:
+            if self._lane is not None:
+                await self._lane.close()
+                self._lane = None
+            self._scripts = None
+            self._acks = None
             if self._owns_client and self._client is not None:
                 await self._client.aclose()
                 self._client = None
-                self._scripts = None
-                self._acks = None
 
     # -- producing ----------------------------------------------------------------------------
 
@@ -167,9 +174,9 @@ class RedisJobBroker(JobBroker):
                     ]
                 calls.append((self.scripts.enqueue, [keys.pending, keys.scheduled], args))
                 order.append(chunk)
-        if len(calls) == 1 and self._direct_calls:
+        if len(calls) == 1 and self._direct_calls and self._lane is None:
             # Concurrent single enqueues (a web app's requests) share round trips: while one is
-            # in flight, the others ride pipelines together.
+            # in flight, the others ride pipelines together (a lane pipelines them by itself).
             replies = [await self.acks.submit(calls[0], urgent=True)]
         elif len(calls) == 1:
             self._direct_calls += 1

@@ -40,11 +40,15 @@ def _free_port() -> int:
 
 
 class RedisServer:
-    """Start with `with RedisServer() as server:`; `server.url` is `redis://127.0.0.1:<port>`."""
+    """Start with `with RedisServer() as server:`; `server.url` is `redis://127.0.0.1:<port>`.
 
-    def __init__(self, executable: str | None = None) -> None:
+    It listens on a free port, or on `port` (to stand in for a restarted server).
+    """
+
+    def __init__(self, executable: str | None = None, *, port: int = 0) -> None:
         self.executable = executable or find_redis_server()
-        self.port = 0
+        self._requested_port = port
+        self.port = port
         self.process: subprocess.Popen[bytes] | None = None
         self._dir: tempfile.TemporaryDirectory[str] | None = None
 
@@ -56,8 +60,8 @@ class RedisServer:
     def start(self, timeout: float = 10.0) -> Self:
         """Start the server and wait until it answers PING."""
         self._dir = tempfile.TemporaryDirectory(prefix="jobqueue-redis-")
-        for _ in range(5):
-            self.port = _free_port()
+        for _ in range(1 if self._requested_port else 5):
+            self.port = self._requested_port or _free_port()
             self.process = subprocess.Popen(  # noqa: S603 - our own argv, no shell
                 [
                     self.executable,

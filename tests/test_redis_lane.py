@@ -1,0 +1,161 @@
+"""The pipelined connection of the hot path, against real Redis servers started here."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from redis import exceptions as redis_errors
+from redis.asyncio import Redis
+
+from jobqueue.redis.lane import Lane, pack
+from jobqueue.testing.redis_server import RedisServer
+
+
+class Color(enum.StrEnum):
+    RED = "red"
+
+
+class Level(enum.IntEnum):
+    HIGH = 3
+
+
+def test_pack_writes_what_redis_py_writes() -> None:
+    assert pack(["SET", b"k\x00", 10, 1.5, Color.RED, Level.HIGH, "é"]) == (
+        b"*7\r\n$3\r\nSET\r\n$2\r\nk\x00\r\n$2\r\n10\r\n$3\r\n1.5\r\n$3\r\nred\r\n"
+        b"$1\r\n3\r\n$2\r\n\xc3\xa9\r\n"
+    )
+
+
+@pytest.mark.parametrize("value", [True, None, object()])
+def test_pack_refuses_what_redis_cannot_store(value: object) -> None:
+    with pytest.raises(redis_errors.DataError):
+        pack(["SET", "k", value])
+
+
+@pytest.fixture
+def server() -> Iterator[RedisServer]:
+    with RedisServer() as private:
+        yield private
+
+
+@pytest.fixture
+async def lane(jobqueue_redis_url: str) -> AsyncIterator[Lane]:
+    client = Redis.from_url(jobqueue_redis_url + "/5")
+    lane = Lane.for_client(client)
+    assert lane is not None
+    try:
+        yield lane
+    finally:
+        await lane.close()
+        await client.aclose()
+
+
+async def test_concurrent_calls_share_the_connection_and_get_their_own_replies(
+    lane: Lane,
+) -> None:
+    key = "lane:test:counter"
+    await lane.call(["DEL", key])
+    replies = await asyncio.gather(*(lane.call(["INCRBY", key, n]) for n in range(1, 201)))
+    # Replies come back in the order the commands were written: running sums of 1..n.
+    assert replies == [n * (n + 1) // 2 for n in range(1, 201)]
+    assert await lane.call(["GET", key]) == b"20100"
+
+
+async def test_error_replies_become_redis_py_exceptions(lane: Lane) -> None:
+    with pytest.raises(redis_errors.NoScriptError):
+        await lane.call(["EVALSHA", "0" * 40, 0])
+    replies = await lane.call_many(
+        [["SET", "lane:k", "v"], ["LPUSH", "lane:k", "x"], ["GET", "lane:k"]]
+    )
+    assert replies[0] == b"OK"
+    assert isinstance(replies[1], redis_errors.ResponseError)
+    assert "WRONGTYPE" in str(replies[1])
+    assert replies[2] == b"v"
+
+
+async def test_a_cancelled_call_does_not_shift_the_replies_of_later_calls(lane: Lane) -> None:
+    slow = asyncio.create_task(lane.call(["BLPOP", "lane:nothing", 0.2]))
+    await asyncio.sleep(0.05)
+    slow.cancel()
+    assert await lane.call(["ECHO", "mine"]) == b"mine"
+
+
+async def test_selects_the_database_of_the_url(jobqueue_redis_url: str) -> None:
+    client = Redis.from_url(jobqueue_redis_url + "/7")
+    lane = Lane.for_client(client)
+    assert lane is not None
+    try:
+        await lane.call(["SET", "lane:db", "seven"])
+        assert await client.get("lane:db") == b"seven"
+        assert await Redis.from_url(jobqueue_redis_url + "/0").get("lane:db") is None
+    finally:
+        await lane.close()
+        await client.aclose()
+
+
+async def test_authenticates_with_the_password_of_the_url(server: RedisServer) -> None:
+    admin = Redis.from_url(server.url)
+    await admin.config_set("requirepass", "s3cret")
+    await admin.aclose()
+    good = Lane.for_client(Redis.from_url(server.url.replace("//", "//:s3cret@")))
+    bad = Lane.for_client(Redis.from_url(server.url.replace("//", "//:wrong@")))
+    assert good is not None
+    assert bad is not None
+    try:
+        assert await good.call(["PING"]) == b"PONG"
+        with pytest.raises(redis_errors.AuthenticationError):
+            await bad.call(["PING"])
+    finally:
+        await good.close()
+        await bad.close()
+
+
+async def test_a_lost_server_fails_calls_and_a_new_one_is_reconnected(
+    server: RedisServer,
+) -> None:
+    lane = Lane.for_client(Redis.from_url(server.url))
+    assert lane is not None
+    try:
+        assert await lane.call(["PING"]) == b"PONG"
+        port = server.port
+        server.stop()
+        with pytest.raises(redis_errors.ConnectionError):
+            await lane.call(["PING"])
+        with RedisServer(port=port):  # what a restarted Redis looks like to the client
+            assert await lane.call(["PING"]) == b"PONG"
+    finally:
+        await lane.close()
+
+
+async def test_a_server_that_stops_answering_times_out(unused_tcp_port: int) -> None:
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def silent(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)
+
+    listener = await asyncio.start_server(silent, "127.0.0.1", unused_tcp_port)
+    lane = Lane(port=unused_tcp_port, host="127.0.0.1", timeout=0.2)
+    try:
+        with pytest.raises(redis_errors.TimeoutError):
+            await lane.call(["PING"])
+        with pytest.raises(redis_errors.TimeoutError):
+            await lane.call(["PING"])
+        assert len(accepted) == 2  # a new connection after the timeout
+    finally:
+        await lane.close()
+        listener.close()
+        for writer in accepted:
+            writer.close()
+
+
+def test_tls_urls_go_through_redis_py() -> None:
+    assert Lane.for_client(Redis.from_url("rediss://localhost:6380/0")) is None
+
+
+async def test_closed_lane_refuses_calls(lane: Lane) -> None:
+    await lane.close()
+    with pytest.raises(redis_errors.ConnectionError):
+        await lane.call(["PING"])
