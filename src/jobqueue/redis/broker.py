@@ -33,6 +33,7 @@ logger = logging.getLogger("jobqueue.redis")
 _MIN_WAIT = 0.001
 _ACK_LINGER = 0.002
 _ENQUEUE_CHUNK = 500
+_STATES = {state.value.encode(): state for state in JobState}
 
 
 class RedisJobBroker(JobBroker):
@@ -167,7 +168,7 @@ class RedisJobBroker(JobBroker):
                         sub.job_type,
                         int(sub.process_at * 1000) if sub.process_at else 0,
                         int(sub.unique_ttl * 1000) if sub.unique_ttl else 0,
-                        keys.unique(sub.job_type, sub.unique_digest or ""),
+                        keys.unique(sub.job_type, sub.unique_digest) if sub.unique_digest else "",
                         "" if sub.max_retry is None else sub.max_retry,
                         "" if sub.timeout is None else sub.timeout,
                         int(sub.delay * 1000) if sub.delay else 0,
@@ -192,11 +193,10 @@ class RedisJobBroker(JobBroker):
                 raise call_reply
             for index, reply in zip(chunk, call_reply, strict=True):
                 sub = submissions[index]
-                kind = reply[0].decode()
-                if kind == "ok":
-                    results[index] = sub.info(JobState(reply[1].decode()), int(reply[2]) / 1000)
+                if reply[0] == b"ok":
+                    results[index] = sub.info(_STATES[reply[1]], int(reply[2]) / 1000)
                 else:
-                    results[index] = duplicate_error(kind, sub, reply[1].decode())
+                    results[index] = duplicate_error(reply[0].decode(), sub, reply[1].decode())
         return [r for r in results if r is not None]
 
     # -- consuming ----------------------------------------------------------------------------

@@ -11,9 +11,10 @@ itself, on one connection of its own:
 - commands of concurrent callers are written as they come and their replies matched in order,
   so one connection carries any number of calls in flight (pipelining, as go-redis does for
   asynq) and a batch of calls is one write;
-- the timeout is redis-py's `socket_timeout` (an `asyncio.timeout`, no task); on a timeout or a
-  broken connection every call in flight fails with redis-py's `TimeoutError` or
-  `ConnectionError`, and the next call connects again. A call is never retried here: a reply may
+- the timeout is redis-py's `socket_timeout`, kept by one watchdog per connection rather than
+  a timer per call (a reply late by up to 1.25 times it fails); on a timeout or a broken
+  connection every call in flight fails with redis-py's `TimeoutError` or `ConnectionError`,
+  and the next call connects again. A call is never retried here: a reply may
   have been lost after Redis applied the command, and only the caller knows whether to retry.
 
 It speaks plain TCP or a Unix socket, with AUTH and SELECT, and is used when the client's
@@ -27,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import collections
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import hiredis
@@ -41,28 +43,45 @@ __all__ = ["Lane", "pack"]
 def pack(args: Sequence[Any]) -> bytes:
     """One command in RESP: str as UTF-8, bytes as is, int and float as redis-py writes them."""
     parts = [b"*%d\r\n" % len(args)]
+    add = parts.append
     for arg in args:
         kind = type(arg)
-        if kind is bytes:
-            value = arg
-        elif kind is str:
+        if kind is str:
+            if not arg:
+                add(_EMPTY)
+                continue
             value = arg.encode()
+        elif kind is bytes:
+            value = arg
         elif kind is int:
+            small = _SMALL_INTS.get(arg)
+            if small is not None:
+                add(small)
+                continue
             value = b"%d" % arg
-        elif isinstance(arg, bool):
-            raise redis_errors.DataError(f"cannot send a bool to Redis: {arg!r}")
-        elif isinstance(arg, bytes | memoryview):
-            value = bytes(arg)
-        elif isinstance(arg, str):
-            value = str.encode(arg)
-        elif isinstance(arg, int):
-            value = b"%d" % arg
-        elif isinstance(arg, float):
-            value = repr(float(arg)).encode()
         else:
-            raise redis_errors.DataError(f"cannot send {kind.__name__} to Redis: {arg!r}")
-        parts += (b"$%d\r\n" % len(value), value, b"\r\n")
+            value = _encode_other(arg)
+        add(b"$%d\r\n%b\r\n" % (len(value), value))
     return b"".join(parts)
+
+
+def _encode_other(arg: Any) -> bytes:
+    if isinstance(arg, bool):
+        raise redis_errors.DataError(f"cannot send a bool to Redis: {arg!r}")
+    if isinstance(arg, bytes | bytearray | memoryview):
+        return bytes(arg)
+    if isinstance(arg, str):
+        return str.encode(arg)
+    if isinstance(arg, int):
+        return b"%d" % arg
+    if isinstance(arg, float):
+        return repr(float(arg)).encode()
+    raise redis_errors.DataError(f"cannot send {type(arg).__name__} to Redis: {arg!r}")
+
+
+# Arguments that recur in every call (counts, flags, empty options), packed once.
+_EMPTY = b"$0\r\n\r\n"
+_SMALL_INTS = {n: b"$%d\r\n%d\r\n" % (len(str(n)), n) for n in range(-1, 1024)}
 
 
 def _error(reply: ResponseError) -> ResponseError:
@@ -74,27 +93,74 @@ def _error(reply: ResponseError) -> ResponseError:
 
 
 class _Protocol(asyncio.Protocol):
-    """Writes commands, and hands each reply to the oldest waiting caller."""
+    """Writes commands, and hands each reply to the oldest waiting caller.
 
-    def __init__(self) -> None:
+    Commands sent during one turn of the event loop go out in one write at the end of it, so a
+    hundred concurrent enqueues cost one system call, not a hundred. A watchdog fails the
+    connection when the oldest command has waited longer than `timeout` (checked every quarter
+    of it), which costs nothing per command, unlike a timer per call.
+    """
+
+    def __init__(self, timeout: float | None) -> None:
         self.reader = hiredis.Reader(replyError=ResponseError)
         self.waiters: collections.deque[asyncio.Future[Any]] = collections.deque()
+        self.sent_at: collections.deque[float] = collections.deque()
         self.transport: asyncio.Transport | None = None
         self.lost: Exception | None = None
+        self._timeout = timeout
+        self._loop = asyncio.get_running_loop()
+        self._outgoing: list[bytes] = []
+        self._watchdog: asyncio.TimerHandle | None = None
         self._writable = asyncio.Event()
         self._writable.set()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
+    def send(self, packed: list[bytes]) -> list[asyncio.Future[Any]]:
+        """Queue commands for this turn's write; a future per command for its reply."""
+        if self.transport is None or self.lost is not None:
+            raise self.lost or redis_errors.ConnectionError("not connected")
+        futures = [self._loop.create_future() for _ in packed]
+        if not packed:
+            return futures
+        if not self._outgoing:
+            self._loop.call_soon(self._flush)
+        self._outgoing += packed
+        self.waiters.extend(futures)
+        now = self._loop.time()
+        self.sent_at.extend(now for _ in packed)
+        if self._watchdog is None and self._timeout is not None:
+            self._watchdog = self._loop.call_at(now + self._timeout / 4, self._check)
+        return futures
+
+    def _flush(self) -> None:
+        outgoing, self._outgoing = self._outgoing, []
+        if self.transport is not None and self.lost is None:
+            self.transport.write(b"".join(outgoing))
+
+    def _check(self) -> None:
+        self._watchdog = None
+        if not self.sent_at or self._timeout is None or self.lost is not None:
+            return
+        now = self._loop.time()
+        if now - self.sent_at[0] > self._timeout:
+            # Replies may still come, but the server is not answering in time: fail what is in
+            # flight and let the next call start over on a new connection.
+            self.fail(redis_errors.TimeoutError(f"Redis did not answer within {self._timeout} s"))
+            return
+        self._watchdog = self._loop.call_at(now + self._timeout / 4, self._check)
+
     def data_received(self, data: bytes) -> None:
         self.reader.feed(data)
         waiters = self.waiters
+        sent_at = self.sent_at
         while True:
             reply = self.reader.gets()
             if reply is False:
                 return
             future = waiters.popleft()
+            sent_at.popleft()
             if future.done():  # its caller gave up (cancelled); the reply still keeps the order
                 continue
             if isinstance(reply, ResponseError):
@@ -108,10 +174,15 @@ class _Protocol(asyncio.Protocol):
 
     def fail(self, error: Exception) -> None:
         self.lost = self.lost or error
+        self._outgoing = []
+        self.sent_at.clear()
         while self.waiters:
             future = self.waiters.popleft()
             if not future.done():
                 future.set_exception(error)
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
         if self.transport is not None:
             self.transport.abort()
 
@@ -175,17 +246,16 @@ class Lane:
     async def call(self, args: Sequence[Any]) -> Any:
         """Send one command; its reply, or the exception an error reply maps to."""
         protocol = await self._connected()
-        future = self._send(protocol, [pack(args)])[0]
-        return await self._wait(protocol, future)
+        return await protocol.send([pack(args)])[0]
 
     async def call_many(self, commands: Sequence[Sequence[Any]]) -> list[Any]:
         """Send commands in one write; their replies in order, an error reply as its exception."""
         protocol = await self._connected()
-        futures = self._send(protocol, [pack(args) for args in commands])
+        futures = protocol.send([pack(args) for args in commands])
         replies: list[Any] = []
         for future in futures:
             try:
-                replies.append(await self._wait(protocol, future))
+                replies.append(await future)
             except ResponseError as exc:
                 replies.append(exc)
         return replies
@@ -198,31 +268,6 @@ class Lane:
             self._protocol = None
 
     # -- internals ----------------------------------------------------------------------------
-
-    def _send(self, protocol: _Protocol, packed: list[bytes]) -> list[asyncio.Future[Any]]:
-        loop = asyncio.get_running_loop()
-        futures = [loop.create_future() for _ in packed]
-        if protocol.transport is None or protocol.lost is not None:
-            raise protocol.lost or redis_errors.ConnectionError("not connected")
-        if packed:
-            protocol.waiters.extend(futures)
-            protocol.transport.write(b"".join(packed))
-        return futures
-
-    async def _wait(self, protocol: _Protocol, future: asyncio.Future[Any]) -> Any:
-        if self._timeout is None:
-            return await future
-        try:
-            async with asyncio.timeout(self._timeout):
-                return await future
-        except TimeoutError:
-            # Replies may still come, for later callers too, but the server is not answering:
-            # start over on a new connection rather than wait behind it.
-            error = redis_errors.TimeoutError(f"Redis did not answer within {self._timeout} s")
-            protocol.fail(error)
-            if self._protocol is protocol:
-                self._protocol = None
-            raise error from None
 
     async def _connected(self) -> _Protocol:
         protocol = self._protocol
@@ -241,17 +286,18 @@ class Lane:
         host, port, path = self._address
         try:
             async with asyncio.timeout(self._connect_timeout):
+                factory = partial(_Protocol, self._timeout)
                 if path:
-                    _, protocol = await loop.create_unix_connection(_Protocol, path)
+                    _, protocol = await loop.create_unix_connection(factory, path)
                 else:
-                    _, protocol = await loop.create_connection(_Protocol, host, port)
+                    _, protocol = await loop.create_connection(factory, host, port)
                 setup: list[list[Any]] = []
                 if self._password is not None:
                     credentials = [self._username, self._password] if self._username else []
                     setup.append(["AUTH", *(credentials or [self._password])])
                 if self._db:
                     setup.append(["SELECT", self._db])
-                futures = self._send(protocol, [pack(args) for args in setup])
+                futures = protocol.send([pack(args) for args in setup])
                 for command, future in zip(setup, futures, strict=True):
                     try:
                         await future
