@@ -17,6 +17,7 @@ Handlers come in two forms:
 from __future__ import annotations
 
 import inspect
+import sys
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -146,8 +147,13 @@ def _payload_annotation(func: Callable[..., Any], skip_self: bool = False) -> An
     return hints.get(params[0].name, Any)
 
 
+_WIRING = "dependency_injector.wiring"
+
+
 def _has_marker(annotation: Any) -> bool:
     """Whether an `Annotated[...]` hint carries a dependency-injector marker."""
+    if _WIRING not in sys.modules:  # no marker can exist yet: don't load it (3 MiB per worker)
+        return False
     from dependency_injector import wiring
 
     metadata = getattr(annotation, "__metadata__", ())
@@ -156,6 +162,8 @@ def _has_marker(annotation: Any) -> bool:
 
 def _inject(func: F) -> F:
     """Apply dependency-injector's `@inject` if the function has markers and lacks it."""
+    if _WIRING not in sys.modules:  # markers are made by that module: none without it
+        return func
     from dependency_injector import wiring
 
     if wiring._is_patched(func):

@@ -6,6 +6,8 @@ back with `JobBroker.submission_from_message`.
 
 from __future__ import annotations
 
+import functools
+import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -22,6 +24,7 @@ from jobqueue.codec import canonical_digest, to_jsonable
 from jobqueue.errors import InvalidOptionsError, JobQueueError, QueueClosedError, UnknownQueueError
 from jobqueue.jobs import JobSpec, JobType, validate_payload
 from jobqueue.labels import Label
+from jobqueue.middleware.logging import logger
 from jobqueue.options import EnqueueOptions, JobInfo, as_seconds
 
 __all__ = ["JobQueue", "Queue"]
@@ -211,8 +214,8 @@ class JobQueue:
         if not self._started:
             await self.start()
         results = await self.broker.submit(submissions)
-        from jobqueue.middleware.logging import logger
-
+        if not logger.isEnabledFor(logging.INFO):
+            return results
         for result in results:
             if not isinstance(result, JobQueueError):
                 logger.info(
@@ -287,22 +290,17 @@ async def _encode(
     Without custom `pre_send` middlewares, formatter or serializer, the JSON is written directly
     (what Taskiq's formatter would write, at a fraction of the cost of building its model).
     """
-    label_types = {name: _LABEL_TYPES[type(value)] for name, value in labels.items()}
     custom = [m for m in broker.middlewares if type(m).pre_send is not TaskiqMiddleware.pre_send]
     if (
         not custom
         and type(broker.formatter) is ProxyFormatter
         and type(broker.serializer) is ORJSONSerializer
     ):
-        return orjson.dumps(
-            {
-                "task_id": task_id,
-                "task_name": job_type,
-                "labels": {name: str(value) for name, value in labels.items()},
-                "labels_types": label_types,
-                "args": [body],
-                "kwargs": {},
-            }
+        return b'{"task_id":%b,"task_name":%b,%b,"args":[%b],"kwargs":{}}' % (
+            orjson.dumps(task_id),
+            orjson.dumps(job_type),
+            _labels_json(tuple(labels.items())),
+            orjson.dumps(body),
         )
     message = TaskiqMessage(
         task_id=task_id, task_name=job_type, labels={}, labels_types={}, args=[body], kwargs={}
@@ -315,6 +313,17 @@ async def _encode(
 
 
 _LABEL_TYPES = {str: LabelType.STR.value, int: LabelType.INT.value, float: LabelType.FLOAT.value}
+
+
+@functools.lru_cache(maxsize=256)
+def _labels_json(labels: tuple[tuple[str, Any], ...]) -> bytes:
+    """The `labels` and `labels_types` members of a message (few distinct sets recur)."""
+    return orjson.dumps(
+        {
+            "labels": {name: str(value) for name, value in labels},
+            "labels_types": {name: _LABEL_TYPES[type(value)] for name, value in labels},
+        }
+    )[1:-1]
 
 
 async def _maybe_await(value: Any) -> Any:
