@@ -191,12 +191,15 @@ class RedisJobBroker(JobBroker):
         for chunk, call_reply in zip(order, replies, strict=True):
             if isinstance(call_reply, Exception):
                 raise call_reply
-            for index, reply in zip(chunk, call_reply, strict=True):
+            enqueued_at = int(call_reply[0]) / 1000
+            for index, reply in zip(chunk, call_reply[1:], strict=True):
                 sub = submissions[index]
-                if reply[0] == b"ok":
-                    results[index] = sub.info(_STATES[reply[1]], int(reply[2]) / 1000)
+                state = _STATES.get(reply)
+                if state is not None:
+                    results[index] = sub.info(state, enqueued_at)
                 else:
-                    results[index] = duplicate_error(reply[0].decode(), sub, reply[1].decode())
+                    kind, _, other = reply.decode().partition(" ")
+                    results[index] = duplicate_error(kind, sub, other)
         return [r for r in results if r is not None]
 
     # -- consuming ----------------------------------------------------------------------------

@@ -79,6 +79,9 @@ def _encode_other(arg: Any) -> bytes:
     raise redis_errors.DataError(f"cannot send {type(arg).__name__} to Redis: {arg!r}")
 
 
+_WRITE_NOW = 64 * 1024
+"""A command at least this large is written at once rather than at the end of the loop turn."""
+
 # Arguments that recur in every call (counts, flags, empty options), packed once.
 _EMPTY = b"$0\r\n\r\n"
 _SMALL_INTS = {n: b"$%d\r\n%d\r\n" % (len(str(n)), n) for n in range(-1, 1024)}
@@ -117,26 +120,29 @@ class _Protocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
-    def send(self, packed: list[bytes]) -> list[asyncio.Future[Any]]:
-        """Queue commands for this turn's write; a future per command for its reply."""
+    def send(self, packed: bytes) -> asyncio.Future[Any]:
+        """Queue a command for this turn's write (a large one goes now); a future for its reply."""
         if self.transport is None or self.lost is not None:
             raise self.lost or redis_errors.ConnectionError("not connected")
-        futures = [self._loop.create_future() for _ in packed]
-        if not packed:
-            return futures
-        if not self._outgoing:
-            self._loop.call_soon(self._flush)
-        self._outgoing += packed
-        self.waiters.extend(futures)
+        future = self._loop.create_future()
+        self.waiters.append(future)
         now = self._loop.time()
-        self.sent_at.extend(now for _ in packed)
+        self.sent_at.append(now)
         if self._watchdog is None and self._timeout is not None:
             self._watchdog = self._loop.call_at(now + self._timeout / 4, self._check)
-        return futures
+        if len(packed) >= _WRITE_NOW:
+            # Redis can start on it while the caller packs the next command of a batch.
+            self._flush()
+            self.transport.write(packed)
+        else:
+            if not self._outgoing:
+                self._loop.call_soon(self._flush)
+            self._outgoing.append(packed)
+        return future
 
     def _flush(self) -> None:
         outgoing, self._outgoing = self._outgoing, []
-        if self.transport is not None and self.lost is None:
+        if outgoing and self.transport is not None and self.lost is None:
             self.transport.write(b"".join(outgoing))
 
     def _check(self) -> None:
@@ -246,12 +252,12 @@ class Lane:
     async def call(self, args: Sequence[Any]) -> Any:
         """Send one command; its reply, or the exception an error reply maps to."""
         protocol = await self._connected()
-        return await protocol.send([pack(args)])[0]
+        return await protocol.send(pack(args))
 
     async def call_many(self, commands: Sequence[Sequence[Any]]) -> list[Any]:
-        """Send commands in one write; their replies in order, an error reply as its exception."""
+        """Send commands together; their replies in order, an error reply as its exception."""
         protocol = await self._connected()
-        futures = protocol.send([pack(args) for args in commands])
+        futures = [protocol.send(pack(args)) for args in commands]
         replies: list[Any] = []
         for future in futures:
             try:
@@ -297,7 +303,7 @@ class Lane:
                     setup.append(["AUTH", *(credentials or [self._password])])
                 if self._db:
                     setup.append(["SELECT", self._db])
-                futures = protocol.send([pack(args) for args in setup])
+                futures = [protocol.send(pack(args)) for args in setup]
                 for command, future in zip(setup, futures, strict=True):
                     try:
                         await future

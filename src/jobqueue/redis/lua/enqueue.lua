@@ -5,19 +5,20 @@
 --       workers), then 9 fields per job: id, message, job type, process_at ms (0: now),
 --       unique ttl ms (0: none), unique lock key, max_retry ('' = job type default),
 --       timeout seconds (''), delay ms from now (0: none)
--- Returns per job: {'ok', state, enqueued_at_ms} | {'duplicate', existing id} | {'conflict', id}
+-- Returns {enqueued_at_ms, then per job: state ('pending' | 'scheduled') | 'duplicate <existing
+-- id>' | 'conflict <id>'}: one flat string per job is the cheapest reply to build and to read.
 local now = now_ms()
 local queue = string.match(KEYS[1], '{(.*)}')
-local out = {}
+local out = {tostring(now)}
 local woke = false
 for i = 3, #ARGV, 9 do
   local id, jk = ARGV[i], ARGV[1] .. ARGV[i]
   local unique = ''
   local reply
   if redis.call('EXISTS', jk) == 1 then
-    reply = {'conflict', id}
+    reply = 'conflict ' .. id
   elseif ARGV[i + 4] ~= '0' and not redis.call('SET', ARGV[i + 5], id, 'NX', 'PX', ARGV[i + 4]) then
-    reply = {'duplicate', redis.call('GET', ARGV[i + 5]) or ''}
+    reply = 'duplicate ' .. (redis.call('GET', ARGV[i + 5]) or '')
   else
     if ARGV[i + 4] ~= '0' then unique = ARGV[i + 5] end
     local due = tonumber(ARGV[i + 3])
@@ -33,7 +34,7 @@ for i = 3, #ARGV, 9 do
     redis.call('HSET', jk, 'msg', ARGV[i + 1], 'type', ARGV[i + 2], 'queue', queue,
       'state', state, 'enqueued_at', now, 'process_at', due, 'max_retry', ARGV[i + 6],
       'timeout', ARGV[i + 7], 'unique', unique, 'retried', 0, 'lost', 0)
-    reply = {'ok', state, tostring(now)}
+    reply = state
   end
   out[#out + 1] = reply
 end
