@@ -254,6 +254,9 @@ class RedisJobBroker(JobBroker):
                     continue
                 if not buffer:
                     room = s.concurrency + s.prefetch - (len(self.deliveries) - self._acking)
+                    # Cleared before the fetch, not after: a job that arrives while the fetch is
+                    # in flight (too late for it) then ends the idle wait below at once.
+                    self._wakeup.clear()
                     batch = await self._fetch_shielded(max(room, 1))
                     if not batch:
                         await self._idle(wait)
@@ -283,7 +286,6 @@ class RedisJobBroker(JobBroker):
         return batch
 
     async def _idle(self, seconds: float) -> None:
-        self._wakeup.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wakeup.wait(), seconds)
 
