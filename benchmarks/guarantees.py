@@ -45,6 +45,7 @@ from jobqueue.testing import RedisServer, run_worker
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKER = "benchmarks.guarantees:make_broker"
+RECEIVER = ("--receiver", "jobqueue.receiver:JobReceiver")
 
 # -- the worker side ------------------------------------------------------------------------------
 
@@ -120,7 +121,7 @@ class WorkerProcess:
         full_env.update(QUEUE_URL=url, QUEUE_KEY_PREFIX=settings.key_prefix, **env)
         self.settings = settings
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "taskiq", "worker", WORKER, "--workers", "1"],
+            [sys.executable, "-m", "taskiq", "worker", WORKER, "--workers", "1", *RECEIVER],
             cwd=ROOT,
             env=full_env,
             stdout=subprocess.DEVNULL,

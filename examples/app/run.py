@@ -32,7 +32,10 @@ from examples.app.jobs.webhook import seen_key  # noqa: E402
 from jobqueue.cache import open_cache  # noqa: E402
 from jobqueue.testing import RedisServer  # noqa: E402
 
-WORKER = ("-m", "taskiq", "worker", "examples.app.worker:make_broker", "--workers", "1")
+WORKER = (
+    *("-m", "taskiq", "worker", "examples.app.worker:make_broker", "--workers", "1"),
+    *("--receiver", "jobqueue.receiver:JobReceiver"),
+)
 
 
 async def until(what: str, check: Callable[[], bool | Awaitable[bool]], within: float = 20) -> None:

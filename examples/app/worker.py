@@ -1,4 +1,6 @@
-"""The worker entry point: `taskiq worker examples.app.worker:make_broker --workers 1`.
+"""The worker entry point, run with `taskiq worker examples.app.worker:make_broker`.
+
+Add `--workers 1 --receiver jobqueue.receiver:JobReceiver`, as `run.py` does.
 
 A factory, not a module-level broker: each worker process builds its own container and broker
 from the environment (`QUEUE_URL`, `CACHE_URL`, `DATABASE_URL`, ...) and connects nothing at

@@ -53,7 +53,7 @@ async def main(url: str) -> None:
     }
     first = await asyncio.create_subprocess_exec(
         *(sys.executable, "-m", "taskiq", "worker", "crash_recovery:make_broker"),
-        *("--workers", "1", "--log-level", "WARNING"),
+        *("--workers", "1", "--receiver", "jobqueue.receiver:JobReceiver", "--log-level", "WARNING"),
         cwd=HERE,
         env=env,
         start_new_session=True,  # its own process group: we kill the worker and its child

@@ -105,7 +105,8 @@ def main() -> None:
         worker = subprocess.Popen(
             [
                 *(sys.executable, "-m", "taskiq", "worker", "getting_started:make_broker"),
-                *("--workers", "1", "--log-level", "WARNING"),
+                *("--workers", "1", "--receiver", "jobqueue.receiver:JobReceiver"),
+                *("--log-level", "WARNING"),
             ],
             cwd=here,
         )

@@ -46,7 +46,7 @@ async def main(url: str) -> None:
     env = {**os.environ, "QUEUE_URL": url, "QUEUE_SHUTDOWN_TIMEOUT": "2"}
     worker = await asyncio.create_subprocess_exec(
         *(sys.executable, "-m", "taskiq", "worker", "worker_shutdown:make_broker"),
-        *("--workers", "1", "--log-level", "INFO"),
+        *("--workers", "1", "--receiver", "jobqueue.receiver:JobReceiver", "--log-level", "INFO"),
         cwd=HERE,
         env=env,
     )

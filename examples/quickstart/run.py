@@ -76,6 +76,8 @@ def main() -> None:
             "examples.quickstart.worker:make_broker",
             "--workers",
             "1",
+            "--receiver",
+            "jobqueue.receiver:JobReceiver",
             "--log-level",
             "INFO",
         ],

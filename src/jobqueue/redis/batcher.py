@@ -46,6 +46,11 @@ class AckBatcher:
         self._drainer: asyncio.Task[None] | None = None
         self._urgent = asyncio.Event()
 
+    @property
+    def idle(self) -> bool:
+        """Nothing is waiting or in flight: an urgent call may as well go out on its own."""
+        return self._drainer is None and not self._size
+
     def complete(self, queue: str, job_id: str, token: str) -> asyncio.Future[Any]:
         """Queue the completion of one job."""
         future = self._future()

@@ -222,8 +222,11 @@ class RedisJobBroker(JobBroker):
         keys, tail = layout
         s = self.settings
         args = [count, int(s.lease_timeout * 1000), s.dead_max_jobs, int(s.dead_max_age * 1000)]
-        # Urgent: goes out now, with any acknowledgements waiting (one round trip for both).
-        reply = await self.acks.submit((self.scripts.fetch, keys, [*args, *tail]), urgent=True)
+        call = (self.scripts.fetch, keys, [*args, *tail])
+        if self.acks.idle:  # an idle worker: no task to start for the batcher
+            reply = await self.scripts.call(*call)
+        else:  # urgent: goes out now, with the acknowledgements waiting (one round trip for both)
+            reply = await self.acks.submit(call, urgent=True)
         deliveries = []
         for i in range(0, len(reply), 5):
             queue = order[int(reply[i]) - 1]
@@ -286,8 +289,10 @@ class RedisJobBroker(JobBroker):
         return batch
 
     async def _idle(self, seconds: float) -> None:
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for starts a task for every wait.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wakeup.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await self._wakeup.wait()
 
     def wake(self) -> None:
         """Make an idle listener fetch now (jobs were forwarded or recovered)."""
