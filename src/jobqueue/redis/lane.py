@@ -1,4 +1,4 @@
-"""A pipelined Redis connection for the hot path: enqueue, fetch and acknowledgement scripts.
+"""A pipelined Redis connection for the Lua scripts: enqueue, fetch, acknowledgements, leases.
 
 redis-py's asyncio client spends most of a command's time in Python rather than in Redis: on
 Python 3.11 its socket timeout starts a task for every write (`asyncio.wait_for`), and each
@@ -8,9 +8,9 @@ itself, on one connection of its own:
 
 - arguments are packed into RESP in one pass, and replies parsed by hiredis (which
   `redis[hiredis]` installs);
-- commands of concurrent callers are written as they come and their replies matched in order,
-  so one connection carries any number of calls in flight (pipelining, as go-redis does for
-  asynq) and a batch of calls is one write;
+- the commands of one event-loop turn, from any number of callers, go out in one write and
+  their replies are matched in order (pipelining), so one connection carries every call in
+  flight; a large command is written at once;
 - the timeout is redis-py's `socket_timeout`, kept by one watchdog per connection rather than
   a timer per call (a reply late by up to 1.25 times it fails); on a timeout or a broken
   connection every call in flight fails with redis-py's `TimeoutError` or `ConnectionError`,
@@ -19,8 +19,8 @@ itself, on one connection of its own:
 
 It speaks plain TCP or a Unix socket, with AUTH and SELECT, and is used when the client's
 connection settings are those alone; with TLS or a credential provider, `Lane.for_client`
-returns `None` and the scripts go through redis-py. Everything else (the worker's background
-loops, pub/sub, inspection) always uses redis-py.
+returns `None` and the scripts go through redis-py. Everything else (pub/sub, inspection, the
+schedule source) always uses redis-py.
 """
 
 from __future__ import annotations
