@@ -206,7 +206,11 @@ class JobBroker(AsyncBroker, ABC):
         """`stream()` as Taskiq's receiver reads it: each delivery acknowledges itself."""
         async with contextlib.aclosing(self.stream()) as deliveries:
             async for delivery in deliveries:
-                yield AckableMessage(data=delivery.message, ack=partial(_ack, self, delivery))
+                yield self.ackable(delivery)
+
+    def ackable(self, delivery: Delivery) -> AckableMessage:
+        """A delivery as the Taskiq message that acknowledges it."""
+        return AckableMessage(data=delivery.message, ack=partial(_ack, self, delivery))
 
     def attempt_started(self, message: TaskiqMessage) -> TaskiqMessage:
         """Tie a starting attempt to its delivery, and apply job-type defaults to its labels.

@@ -25,10 +25,9 @@ import inspect
 import logging
 import time
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
-from taskiq import AckableMessage, AsyncBroker, TaskiqMessage, TaskiqMiddleware, TaskiqResult
+from taskiq import AsyncBroker, TaskiqMessage, TaskiqMiddleware, TaskiqResult
 from taskiq.exceptions import NoResultError
 from taskiq.formatters.proxy_formatter import ProxyFormatter
 from taskiq.labels import LabelType
@@ -114,8 +113,7 @@ class JobReceiver(Receiver):
             message = self._parse(broker, delivery.message)
             target = self._target(broker, message) if message is not None else None
             if message is None or target is None:
-                ack = partial(_acknowledge, broker, delivery)
-                await self.callback(AckableMessage(data=delivery.message, ack=ack))
+                await self.callback(broker.ackable(delivery))
             else:
                 await self._execute(broker, delivery, message, target)
         finally:
@@ -249,10 +247,6 @@ _LABEL_PARSERS: dict[int, Callable[[Any], Any]] = {
     LabelType.ANY: lambda value: value,
 }
 _JSON_SERIALIZERS = (ORJSONSerializer, JSONSerializer)
-
-
-async def _acknowledge(broker: JobBroker, delivery: Delivery) -> None:
-    broker.acknowledge(delivery)
 
 
 async def _maybe_await(value: Any) -> Any:
