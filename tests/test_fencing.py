@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from jobqueue import JobQueue, QueueSettings
-from jobqueue.broker import Outcome, OutcomeKind
+from jobqueue._attempt import Outcome, OutcomeKind
 from jobqueue.redis import RedisJobBroker
-from jobqueue.redis.loops import WorkerLoops
 
 
 async def test_stale_ack_after_recovery_is_ignored(settings: QueueSettings) -> None:
@@ -21,22 +20,25 @@ async def test_stale_ack_after_recovery_is_ignored(settings: QueueSettings) -> N
         try:
             (lost,) = await first.fetch(1)
             await asyncio.sleep(0.3)  # the first worker "hangs" past its lease
-            await WorkerLoops(first).recover_once()
+            await first.worker_loops().recover_once()
             (current,) = await second.fetch(1)
             assert current.id == lost.id == info.id
             assert current.token != lost.token
 
             # The first worker wakes up and reports a failure: it must not touch the job.
-            stale = first.outcome_call(lost, Outcome(OutcomeKind.RETRY, delay=0, error="late"))
+            stale = first.calls.retry(lost, Outcome(OutcomeKind.RETRY, delay=0, error="late"))
             assert await first.scripts.call(*stale) == 0
             keys = first.keys["default"]
             assert await first.client.zscore(keys.lease, info.id) is not None
             assert await first.client.zcard(keys.retry) == 0
-            assert await first.client.hget(keys.job(info.id), "state") == b"active"
+            assert (
+                await first.client.hget(keys.job(info.id), "deliveries") == current.token.encode()
+            )
 
-            done = second.outcome_call(current, Outcome(OutcomeKind.COMPLETE))
-            assert await second.scripts.call(*done) == 1
+            done = second.calls.complete(current.queue, current.key)
+            assert await second.scripts.call(*done) == []  # no pair refused
             assert not await first.client.exists(keys.job(info.id))
+            assert not await first.client.hexists(keys.jobs, info.id)
             assert await first.client.zcard(keys.lease) == 0
         finally:
             await first.shutdown()

@@ -23,9 +23,12 @@ from jobqueue import (
     connect,
     fixed_schedule,
 )
-from jobqueue.broker import Submission
+from jobqueue._order import queue_order
+from jobqueue._resolve import Submission
 from jobqueue.memory import MemoryJobBroker
 from jobqueue.testing import run_worker
+
+EMPTY_TAIL = b"\x1f\x1f\x1f{}"  # a stored record's tail: no options or labels, payload {}
 
 
 def memory_settings(**changes: Any) -> QueueSettings:
@@ -335,24 +338,26 @@ def seeded_random() -> Iterator[None]:
 @pytest.mark.usefixtures("seeded_random")
 async def test_weighted_order_shares_fetches_60_30_10() -> None:
     broker = MemoryJobBroker(memory_settings())
-    firsts = Counter(broker.queue_order()[0] for _ in range(20_000))
+    firsts = Counter(queue_order(broker.settings)[0] for _ in range(20_000))
     for name, share in {"critical": 0.6, "default": 0.3, "low": 0.1}.items():
         assert abs(firsts[name] / 20_000 - share) < 0.02, firsts
-    assert sorted(broker.queue_order()) == ["critical", "default", "low"]
+    assert sorted(queue_order(broker.settings)) == ["critical", "default", "low"]
 
     fetches = 1000
     for name in ("critical", "default", "low"):
         await broker.submit(
             [
-                Submission(id=f"{name}-{i}", job_type="x", queue=name, message=b"{}")
+                Submission(
+                    id=f"{name}-{i}", job_type="x", queue=name, tail=b"\x1f\x1f\x1f{}", payload={}
+                )
                 for i in range(fetches)
             ]
         )
-    taken = Counter(delivery.queue for _ in range(fetches) for delivery in broker.fetch(1))
+    taken = Counter([delivery.queue for _ in range(fetches) for delivery in await broker.fetch(1)])
     assert sum(taken.values()) == fetches
     for name, share in {"critical": 0.6, "default": 0.3, "low": 0.1}.items():
         assert abs(taken[name] / fetches - share) < 0.05, taken
-    assert broker.requeue(list(broker.deliveries.values())) == fetches
+    assert await broker._requeue(list(broker.attempts)) == fetches
 
 
 async def test_concurrency_limit_is_respected() -> None:
@@ -365,7 +370,7 @@ async def test_concurrency_limit_is_respected() -> None:
         nonlocal running
         running += 1
         peak["running"] = max(peak["running"], running)
-        peak["held"] = max(peak["held"], len(broker.deliveries))
+        peak["held"] = max(peak["held"], len(broker.attempts))
         await asyncio.sleep(0.03)
         running -= 1
 
@@ -378,9 +383,19 @@ async def test_concurrency_limit_is_respected() -> None:
 
 
 async def test_listen_holds_at_most_concurrency_unacknowledged_jobs() -> None:
-    broker = MemoryJobBroker(memory_settings(concurrency=2))
+    registry = JobRegistry()
+
+    @registry.job("x")
+    async def x(payload: Any) -> None: ...
+
+    broker = MemoryJobBroker(memory_settings(concurrency=2), registry=registry)
     await broker.submit(
-        [Submission(id=f"j{i}", job_type="x", queue="default", message=b"{}") for i in range(3)]
+        [
+            Submission(
+                id=f"j{i}", job_type="x", queue="default", tail=b"\x1f\x1f\x1f{}", payload={}
+            )
+            for i in range(3)
+        ]
     )
     listener = broker.listen()
     first = await anext(listener)
@@ -388,9 +403,9 @@ async def test_listen_holds_at_most_concurrency_unacknowledged_jobs() -> None:
     third = asyncio.create_task(anext(listener))
     await asyncio.sleep(0.05)
     assert not third.done()
-    assert len(broker.deliveries) == 2
+    assert len(broker.attempts) == 2
     await first.ack()  # type: ignore[union-attr, misc]
-    assert (await asyncio.wait_for(third, 1)).data == b"{}"  # type: ignore[union-attr]
+    assert b'"task_id":"j2"' in (await asyncio.wait_for(third, 1)).data  # type: ignore[union-attr]
     await listener.aclose()
     await broker.shutdown()
     assert {(broker.job(f"j{i}") or {}).get("state") for i in (1, 2)} == {"pending"}
@@ -435,12 +450,12 @@ async def test_unknown_and_malformed_jobs_go_to_dead() -> None:
     async with JobQueue(broker) as queue:
         unknown = await queue.enqueue("nobody:handles", {"a": 1})
         await broker.submit(
-            [Submission(id="garbage", job_type="?", queue="default", message=b"not json")]
+            [Submission(id="garbage", job_type="?", queue="default", payload=None, tail=b"junk")]
         )
         await broker.wait_idle()
     errors = {record["id"]: record["error"] for record in broker.dead_jobs()}
     assert errors[unknown.id].startswith("unknown job type 'nobody:handles'")
-    assert errors["garbage"].startswith("malformed message")
+    assert errors["garbage"].startswith("malformed record")
     assert broker.stats()["dead"] == 2
 
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from tests.helpers import job_fields
 
 from jobqueue import (
     EnqueueOptions,
@@ -79,7 +80,7 @@ async def test_delayed_job_waits_in_scheduled_until_due(settings: QueueSettings)
             info = await queue.enqueue_with_delay("delay:once", {}, timedelta(seconds=0.3))
             assert info.state is JobState.SCHEDULED
             assert info.process_at > info.enqueued_at
-            assert await client.hget(keys.job(info.id), "state") == b"scheduled"
+            assert (await job_fields(producer, info.id))["state"] == "scheduled"
             score = await client.zscore(keys.scheduled, info.id)
             assert score == pytest.approx(info.process_at.timestamp() * 1000, abs=2)
             assert await client.llen(keys.pending) == 0

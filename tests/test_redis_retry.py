@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from taskiq.receiver import Receiver
+from tests.helpers import job_fields
 
 from jobqueue import (
     EnqueueOptions,
@@ -76,16 +77,15 @@ class Harness:
         self.keys = producer.keys["default"]
 
     async def job(self, job_id: str) -> dict[str, str]:
-        raw = await self.producer.client.hgetall(self.keys.job(job_id))
-        return {k.decode(): v.decode() for k, v in raw.items()}
+        return await job_fields(self.producer, job_id)
 
     async def stats(self) -> dict[str, int]:
         raw = await self.producer.client.hgetall(self.keys.stats)
         return {k.decode(): int(v) for k, v in raw.items()}
 
     async def gone(self, job_id: str) -> bool:
-        """Whether the job hash is deleted (a completed job is not kept by default)."""
-        return not await self.producer.client.exists(self.keys.job(job_id))
+        """Whether the job is forgotten (a completed job is not kept by default)."""
+        return not await self.job(job_id)
 
     async def wait(self, check: Callable[[], Awaitable[bool]], what: str) -> None:
         deadline = time.monotonic() + 5

@@ -17,6 +17,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 from taskiq.receiver import Receiver
+from tests.helpers import job_fields
 
 from jobqueue import JobQueue, JobRegistry, QueueSettings
 from jobqueue.redis import RedisJobBroker
@@ -95,8 +96,8 @@ async def test_job_busy_with_redis_is_stopped_after_the_grace_period(
 
                 assert took < grace + 1.0, f"shutdown took {took:.2f} s"
                 # Stopped for shutdown: back to pending, not a failure.
-                state, retried = await client.hmget(keys.job(info.id), "state", "retried")
-                assert (state, retried) == (b"pending", b"0")
+                job = await job_fields(producer, info.id)
+                assert (job["state"], job["retried"]) == ("pending", "0")
                 assert await client.lrange(keys.pending, 0, -1) == [info.id.encode()]
                 await client.delete(keys.pending)
             assert await client.hget(keys.stats, "failed") is None

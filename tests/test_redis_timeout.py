@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from taskiq.receiver import Receiver
+from tests.helpers import job_fields
 
 from jobqueue import EnqueueOptions, JobQueue, JobRegistry, QueueSettings, fixed_schedule
 from jobqueue.redis import RedisJobBroker
@@ -23,8 +24,7 @@ async def wait_for(check: Callable[[], Awaitable[bool]], what: str, seconds: flo
 
 
 async def read_job(broker: RedisJobBroker, job_id: str) -> dict[str, str]:
-    raw = await broker.client.hgetall(broker.keys["default"].job(job_id))
-    return {k.decode(): v.decode() for k, v in raw.items()}
+    return await job_fields(broker, job_id)
 
 
 def sleeper_registry(starts: list[float], ends: list[float], **job_defaults: Any) -> JobRegistry:

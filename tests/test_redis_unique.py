@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
+from tests.helpers import job_fields
 
 from jobqueue import (
     DuplicateJobError,
@@ -49,8 +50,8 @@ async def queue(producer: RedisJobBroker) -> AsyncIterator[JobQueue]:
 
 
 async def job_hashes(broker: RedisJobBroker) -> list[bytes]:
-    pattern = broker.keys["default"].job("*")
-    return [key async for key in broker.client.scan_iter(match=pattern)]
+    """The ids of the jobs the queue stores."""
+    return list(await broker.client.hkeys(broker.keys["default"].jobs))
 
 
 async def test_concurrent_unique_enqueues_create_exactly_one_job(
@@ -149,7 +150,8 @@ async def test_lock_expires_after_its_ttl(queue: JobQueue, producer: RedisJobBro
     first = await queue.enqueue_with_options("unique:ttl", {"n": 1}, opts)
     with pytest.raises(DuplicateJobError):
         await queue.enqueue_with_options("unique:ttl", {"n": 1}, opts)
-    lock = (await producer.client.hget(producer.keys["default"].job(first.id), "unique")).decode()
+    (lock,) = await producer.client.keys(producer.keys["default"].unique_prefix + "*")
+    assert await producer.client.get(lock) == first.id.encode()
     assert 0 < await producer.client.pttl(lock) <= 300
 
     await asyncio.sleep(0.35)
@@ -204,6 +206,6 @@ async def test_reused_job_id_is_a_duplicate(queue: JobQueue, producer: RedisJobB
     with pytest.raises(DuplicateJobError) as refused:
         await queue.enqueue_with_options("unique:id2", {"n": 2}, EnqueueOptions(job_id="order-17"))
     assert refused.value.existing_id == "order-17"
-    stored = await producer.client.hget(producer.keys["default"].job("order-17"), "type")
-    assert stored == b"unique:id"  # the first job was not overwritten
+    stored = await job_fields(producer, "order-17")
+    assert stored["type"] == "unique:id"  # the first job was not overwritten
     assert await producer.client.llen(producer.keys["default"].pending) == 1

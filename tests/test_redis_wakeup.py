@@ -6,7 +6,7 @@ import asyncio
 import time
 
 from jobqueue import JobQueue, JobRegistry, QueueSettings
-from jobqueue.broker import Delivery
+from jobqueue._attempt import Delivery
 from jobqueue.redis import RedisJobBroker
 from jobqueue.testing import run_worker
 
@@ -29,7 +29,7 @@ async def test_job_stored_while_an_empty_fetch_is_in_flight_wakes_the_worker(
     producer = RedisJobBroker(settings, registry=registry)
     empty_fetches = 0
     stored_at: float | None = None
-    fetch = worker.fetch
+    fetch = worker._fetch
 
     async def fetch_then_store(count: int) -> list[Delivery]:
         nonlocal empty_fetches, stored_at
@@ -42,7 +42,7 @@ async def test_job_stored_while_an_empty_fetch_is_in_flight_wakes_the_worker(
                 await asyncio.sleep(0.05)  # the wake-up arrives before the reply is handled
         return batch
 
-    worker.fetch = fetch_then_store  # type: ignore[method-assign]
+    worker._fetch = fetch_then_store  # type: ignore[method-assign]
     async with JobQueue(producer) as queue, run_worker(worker):
         await asyncio.wait_for(started.wait(), 5)
     assert stored_at is not None

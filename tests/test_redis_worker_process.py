@@ -23,10 +23,10 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 from taskiq.receiver import Receiver
+from tests.helpers import job_fields
 
 from jobqueue import JobQueue, QueueSettings
 from jobqueue.redis import RedisJobBroker
-from jobqueue.redis.loops import WorkerLoops
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKER = "tests.workers.recording:make_broker"
@@ -148,8 +148,12 @@ class Lab:
         )
 
     async def job(self, job_id: str) -> dict[str, str]:
-        key = f"{self.settings.key_prefix}:{{default}}:job:{job_id}"
-        return {k.decode(): v.decode() for k, v in (await self.client.hgetall(key)).items()}
+        broker = RedisJobBroker(self.settings, client=self.client)
+        await broker.startup()
+        try:
+            return await job_fields(broker, job_id)
+        finally:
+            await broker.shutdown()
 
     async def stats(self) -> dict[str, int]:
         raw = await self.client.hgetall(f"{self.settings.key_prefix}:{{default}}:stats")
@@ -232,21 +236,20 @@ async def test_job_whose_lease_keeps_expiring_goes_to_dead(settings: QueueSettin
         for lost in (1, 2, 3):
             (delivery,) = await broker.fetch(1)
             assert delivery.id == info.id
-            await WorkerLoops(broker).recover_once()
+            await broker.worker_loops().recover_once()
             assert await broker.client.zscore(keys.lease, info.id) is not None  # not yet expired
             await asyncio.sleep(0.25)
-            await WorkerLoops(broker).recover_once()
-            assert await broker.client.hget(keys.job(info.id), "lost") == str(lost).encode()
+            await broker.worker_loops().recover_once()
+            assert (await job_fields(broker, info.id))["lost"] == str(lost)
             if lost < 3:
                 assert await broker.client.lrange(keys.pending, 0, -1) == [info.id.encode()]
 
         assert await broker.client.llen(keys.pending) == 0
         assert await broker.client.zcard(keys.lease) == 0
         assert await broker.client.zscore(keys.dead, info.id) is not None
-        state, error = await broker.client.hmget(keys.job(info.id), "state", "error")
-        assert state == b"dead"
-        assert b"lost" in error
-        assert b"3 times" in error
+        job = await job_fields(broker, info.id)
+        assert job["state"] == "dead"
+        assert job["error"].startswith("lost 3 times: its lease expired before it finished")
         assert await broker.client.hgetall(keys.stats) == {b"dead": b"1"}
         assert await broker.fetch(1) == []
     finally:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import cast
 
 from jobqueue import JobBroker, JobQueue, JobRegistry, QueueSettings, create_broker
-from jobqueue.redis import RedisJobBroker
+from jobqueue.redis import Inspector, RedisJobBroker
 from jobqueue.testing import RedisServer, run_worker
 
 HERE = Path(__file__).resolve().parent
@@ -64,7 +64,8 @@ async def main(url: str) -> None:
         keys = broker.keys["default"]
         info = await queue.enqueue("invoice:render", {"invoice_id": 42})
         for _ in range(500):
-            if await broker.client.hget(keys.job(info.id), "state") == b"active":
+            record = await Inspector(broker).job(info.id, "default")
+            if record is not None and record.state == "active":
                 break
             await asyncio.sleep(0.02)
         os.killpg(first.pid, signal.SIGKILL)  # the process group we started, nothing else

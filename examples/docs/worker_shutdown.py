@@ -15,10 +15,9 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import cast
 
 from jobqueue import JobBroker, JobQueue, JobRegistry, QueueSettings, create_broker
-from jobqueue.redis import RedisJobBroker
+from jobqueue.redis import Inspector, RedisJobBroker
 from jobqueue.testing import RedisServer
 
 HERE = Path(__file__).resolve().parent
@@ -54,14 +53,15 @@ async def main(url: str) -> None:
         broker = queue.broker
         assert isinstance(broker, RedisJobBroker)
         keys = broker.keys["default"]
+        inspector = Inspector(broker)
         thumb = await queue.enqueue("thumbnail:make", {"image": "a.png"})
         video = await queue.enqueue("video:encode", {"video": "a.mp4"})
         for _ in range(500):  # wait until the worker runs both
-            states = [await broker.client.hget(keys.job(i), "state") for i in (thumb.id, video.id)]
-            if states == [b"active", b"active"]:
+            states = [await state_of(inspector, i) for i in (thumb.id, video.id)]
+            if states == ["active", "active"]:
                 break
             await asyncio.sleep(0.02)
-        assert states == [b"active", b"active"], states
+        assert states == ["active", "active"], states
 
         # --8<-- [start:check]
         stopping = time.monotonic()
@@ -69,16 +69,22 @@ async def main(url: str) -> None:
         await asyncio.wait_for(worker.wait(), 20)
         print(f"worker exited {time.monotonic() - stopping:.1f} s after SIGTERM")
 
-        stats = cast(dict[bytes, bytes], await broker.client.hgetall(keys.stats))
-        video_job = cast(dict[bytes, bytes], await broker.client.hgetall(keys.job(video.id)))
-        print("stats:", {k.decode(): int(v) for k, v in stats.items()})
-        print("video:encode is", video_job[b"state"].decode(), "retried", video_job[b"retried"])
-        assert int(stats[b"processed"]) == 1  # the short job finished within the grace period
-        assert b"failed" not in stats  # the interrupted job is not a failure...
-        assert video_job[b"state"] == b"pending"  # ...it waits for the next worker
-        assert video_job[b"retried"] == b"0"
+        (stats,) = [s for s in await inspector.stats() if s.queue == "default"]
+        video_job = await inspector.job(video.id, "default")
+        assert video_job is not None
+        print("processed", stats.processed_total, "failed", stats.failed_total)
+        print("video:encode is", video_job.state, "retried", video_job.retried)
+        assert stats.processed_total == 1  # the short job finished within the grace period
+        assert stats.failed_total == 0  # the interrupted job is not a failure...
+        assert video_job.state == "pending"  # ...it waits for the next worker
+        assert video_job.retried == 0
         assert await broker.client.lrange(keys.pending, 0, -1) == [video.id.encode()]
         # --8<-- [end:check]
+
+
+async def state_of(inspector: Inspector, job_id: str) -> str | None:
+    record = await inspector.job(job_id, "default")
+    return None if record is None else str(record.state)
 
 
 if __name__ == "__main__":

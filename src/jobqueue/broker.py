@@ -1,126 +1,42 @@
-"""What every jobqueue driver shares: submissions in, deliveries out, and one decision per attempt.
+"""`JobBroker`: what every jobqueue driver shares, with the drivers supplying only store operations.
 
-A driver (Redis, memory) is a Taskiq `AsyncBroker`. Producers hand it `Submission`s; workers get
-`Delivery`s through `listen()`. When Taskiq acknowledges a delivery, the driver asks `decide()`
-what happened (complete, retry after a delay, dead, or back to pending on shutdown) and applies
-that in one step, so a job leaves the store only after it finished.
+A driver (Redis, memory) is a Taskiq `AsyncBroker`. The base class does the bookkeeping, the way
+SAQ's queue base does: `stream()` fetches within the concurrency and prefetch limits, rides out
+store outages, turns each stored record into a Taskiq message and buries what cannot run; and
+`acknowledge()` asks the pure `decide()` what an attempt did to its job. A driver implements
+`submit` (store jobs), `_fetch` (lease jobs), `_apply` (carry out an outcome atomically) and
+`_requeue` (put held jobs back on shutdown).
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
-import os
-import random
-import time
-import traceback
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from enum import StrEnum
 from functools import partial
 from typing import Any
 
-from taskiq import AckableMessage, AsyncBroker, BrokerMessage, TaskiqMessage
+from taskiq import AckableMessage, AsyncBroker, BrokerMessage
 from taskiq.serializers import ORJSONSerializer
 
-from jobqueue.codec import canonical_digest
-from jobqueue.errors import DuplicateJobError, JobQueueError, PayloadError, PermanentError
+from jobqueue._attempt import Delivery, Outcome, OutcomeKind, decide
+from jobqueue._held import Attempts
+from jobqueue._ids import new_id
+from jobqueue._log import driver_logger as logger
+from jobqueue._middleware import LifecycleMiddleware, LoggingMiddleware
+from jobqueue._outage import Backoff, OutageLog
+from jobqueue._resolve import Submission, resolve_taskiq
+from jobqueue._wire import MalformedRecordError, decode, to_taskiq
+from jobqueue.errors import JobQueueError
 from jobqueue.jobs import JobRegistry, JobSpec
-from jobqueue.labels import Label
-from jobqueue.options import JobContext, JobInfo, JobState
-from jobqueue.retry import RetryDelay, exponential_backoff
+from jobqueue.options import JobInfo
 from jobqueue.settings import QueueSettings
 
-__all__ = ["Delivery", "JobBroker", "Outcome", "OutcomeKind", "Submission"]
+__all__ = ["JobBroker"]
 
-DEFAULT_RETRY_DELAY: RetryDelay = exponential_backoff()
-_TRACEBACK_LIMIT = 8000
-
-
-@dataclass(slots=True, kw_only=True)
-class Submission:
-    """One job on its way into the store (not frozen: building it is on the enqueue path)."""
-
-    id: str
-    job_type: str
-    queue: str
-    message: bytes
-    process_at: float | None = None
-    """Epoch seconds; `None` runs it now (or after `delay`)."""
-    delay: float | None = None
-    """Seconds from when the store accepts the job, on the store's clock (not the producer's)."""
-    unique_ttl: float | None = None
-    unique_digest: str | None = None
-    max_retry: int | None = None
-    timeout: float | None = None
-
-    def info(self, state: JobState, enqueued_at: float) -> JobInfo:
-        """The `JobInfo` producers get back once the store accepted this job."""
-        enqueued = datetime.fromtimestamp(enqueued_at, UTC)
-        if self.delay:
-            due = datetime.fromtimestamp(enqueued_at + self.delay, UTC)
-        elif self.process_at and self.process_at > enqueued_at:
-            due = datetime.fromtimestamp(self.process_at, UTC)
-        else:
-            due = enqueued
-        return JobInfo(
-            id=self.id,
-            job_type=self.job_type,
-            queue=self.queue,
-            state=state,
-            enqueued_at=enqueued,
-            process_at=due,
-            max_retry=self.max_retry,
-            timeout=self.timeout,
-        )
-
-
-class OutcomeKind(StrEnum):
-    """What the ack of a delivery does to the job."""
-
-    COMPLETE = "complete"
-    RETRY = "retry"
-    DEAD = "dead"
-    REQUEUE = "requeue"
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """The decision for one finished (or abandoned) attempt."""
-
-    kind: OutcomeKind
-    delay: float = 0.0
-    error: str = ""
-    traceback: str = ""
-    counts_as_failure: bool = True
-
-
-@dataclass(slots=True, eq=False)
-class Delivery:
-    """A job fetched by this worker and not yet acknowledged."""
-
-    id: str
-    queue: str
-    message: bytes
-    retried: int
-    token: str = ""
-    """Which delivery of the job this is; acks of an older delivery change nothing."""
-    task_message: TaskiqMessage | None = None
-    """Set when the job starts, by the lifecycle middleware."""
-    task: asyncio.Task[Any] | None = None
-    started_at: float | None = None
-    error: BaseException | None = None
-    stopped_for_shutdown: bool = False
-
-    @property
-    def job_type(self) -> str:
-        """The job type, once known."""
-        return self.task_message.task_name if self.task_message else "?"
-
-
-COMPLETED = Outcome(OutcomeKind.COMPLETE)
+_MIN_WAIT = 0.001
 
 
 class JobBroker(AsyncBroker, ABC):
@@ -132,16 +48,14 @@ class JobBroker(AsyncBroker, ABC):
         super().__init__()
         self.settings = settings if settings is not None else QueueSettings.from_env()
         self.serializer = ORJSONSerializer()
-        self.id_generator = _new_id
+        self.id_generator = new_id
         self.job_specs: dict[str, JobSpec] = {}
         self.job_providers: dict[str, Any] = {}
         """Providers of class-based jobs, as mapped onto an attached container."""
-        self.deliveries: dict[str, Delivery] = {}
-        self.drain_expired = False
-        self._drain_timer: asyncio.Handle | None = None
-        from jobqueue.middleware import LifecycleMiddleware, LoggingMiddleware
-
-        self.add_middlewares(LifecycleMiddleware(), LoggingMiddleware())
+        self.attempts = Attempts()
+        self.outage = OutageLog(logger)
+        self._wakeup = asyncio.Event()
+        self.add_middlewares(LifecycleMiddleware(self.attempts), LoggingMiddleware(self.attempts))
         if registry is not None:
             self.bind(registry)
 
@@ -151,6 +65,17 @@ class JobBroker(AsyncBroker, ABC):
         for spec in registry:
             self.job_specs[spec.job_type] = spec
 
+    async def startup(self) -> None:
+        """Connect to the store, then run Taskiq's start-up (and its event handlers)."""
+        # Fresh events: a broker may be started again on another event loop (tests do).
+        self._wakeup = asyncio.Event()
+        self.attempts.reset()
+        await self._open()
+        await super().startup()
+
+    async def _open(self) -> None:
+        """Connect to the store; runs before Taskiq's start-up hooks, which may use it."""
+
     # -- producing ----------------------------------------------------------------------------
 
     @abstractmethod
@@ -159,48 +84,172 @@ class JobBroker(AsyncBroker, ABC):
 
     async def kick(self, message: BrokerMessage) -> None:
         """Enqueue a message sent by Taskiq itself (`task.kiq()`, `taskiq scheduler`)."""
-        result = (await self.submit([self.submission_from_message(message)]))[0]
+        taskiq_message = self.formatter.loads(message.message)
+        taskiq_message.parse_labels()
+        submission = resolve_taskiq(
+            taskiq_message,
+            specs=self.job_specs.get,
+            queues=self.settings.queues,
+            default_queue=self.settings.default_queue,
+        )
+        result = (await self.submit([submission]))[0]
         if isinstance(result, JobQueueError):
             raise result
-
-    def submission_from_message(self, message: BrokerMessage) -> Submission:
-        """Read a Taskiq message's labels as enqueue options (the `delay` label counts too)."""
-        labels = message.labels
-        spec = self.job_specs.get(message.task_name)
-        queue = str(labels.get(Label.QUEUE) or (spec and spec.queue) or self.settings.default_queue)
-        process_at = _float(labels.get(Label.PROCESS_AT))
-        delay = _float(labels.get("delay")) if process_at is None else None
-        unique_ttl = _float(labels.get(Label.UNIQUE_TTL))
-        digest = None
-        if unique_ttl:
-            body = self.serializer.loadb(message.message)
-            digest = canonical_digest(message.task_name, [body["args"], body["kwargs"]])
-        max_retry = labels.get(Label.MAX_RETRY)
-        return Submission(
-            id=message.task_id,
-            job_type=message.task_name,
-            queue=queue,
-            message=message.message,
-            process_at=process_at,
-            delay=delay or None,
-            unique_ttl=unique_ttl,
-            unique_digest=digest,
-            max_retry=int(max_retry) if max_retry is not None else None,
-            timeout=_float(labels.get(Label.TIMEOUT)),
-        )
 
     # -- consuming ----------------------------------------------------------------------------
 
     @abstractmethod
-    def stream(self) -> AsyncGenerator[Delivery, None]:
-        """Yield jobs to run, each held (leased) until `acknowledge()`; closing it starts a drain.
-
-        At most `concurrency` deliveries are handed out and not yet acknowledged at a time.
-        """
+    async def _fetch(self, count: int) -> list[Delivery]:
+        """Lease up to `count` jobs (in this fetch's queue order), as raw deliveries."""
 
     @abstractmethod
+    def _apply(self, delivery: Delivery, outcome: Outcome) -> None:
+        """Carry out an outcome in the store; call `attempts.released(delivery)` once it did."""
+
+    @abstractmethod
+    async def _requeue(self, deliveries: Sequence[Delivery]) -> int:
+        """Put held jobs back to the front of pending (not counted as failures)."""
+
+    def _lookahead(self) -> int:
+        """Jobs to lease ahead of the running ones, so that one fetch serves many jobs."""
+        return self.settings.prefetch
+
+    async def _wait_for_work(self, seconds: float) -> None:
+        """Wait until `wake()` or for `seconds`, whichever comes first."""
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for starts a task for every wait.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._wakeup.wait()
+
+    def wake(self) -> None:
+        """Make an idle worker fetch now (jobs were stored, forwarded or recovered)."""
+        self._wakeup.set()
+
+    async def stream(self) -> AsyncGenerator[Delivery, None]:
+        """Yield jobs to run, each leased until `acknowledge()`; closing it starts the drain.
+
+        At most `concurrency` deliveries are running (handed out, not acknowledged) at once, and
+        up to `prefetch` more are leased ahead, so one fetch serves many jobs. A store that cannot
+        be reached is retried with backoff: the stream never ends because of an outage.
+        """
+        s = self.settings
+        buffer: collections.deque[Delivery] = collections.deque()
+        wait = _MIN_WAIT
+        backoff = Backoff()
+        try:
+            while True:
+                await self.attempts.wait_for_slot(s.concurrency)
+                if not buffer:
+                    # Cleared before the fetch, not after: a job that arrives while the fetch is
+                    # in flight (too late for it) then ends the idle wait at once.
+                    self._wakeup.clear()
+                    room = max(self.attempts.room(s.concurrency + self._lookahead()), 1)
+                    try:
+                        batch = await self._fetch_held(room)
+                    except Exception as exc:
+                        self.outage.failed("fetch", exc)
+                        await asyncio.sleep(backoff.next())
+                        continue
+                    self.outage.ok()
+                    backoff.reset()
+                    if not batch:
+                        await self._wait_for_work(wait)
+                        wait = min(wait * 2, s.poll_interval)
+                        continue
+                    wait = _MIN_WAIT
+                    buffer.extend(d for d in batch if self._runnable(d))
+                    continue
+                delivery = buffer.popleft()
+                self.attempts.handed_out(delivery)
+                yield delivery
+        finally:
+            self.attempts.begin_drain(s.shutdown_timeout)
+
+    async def _fetch_held(self, count: int) -> list[Delivery]:
+        async def fetch_and_hold() -> list[Delivery]:
+            batch = await self._fetch(count)
+            self.attempts.hold(batch)  # in the same step: nobody sees the jobs in neither place
+            return batch
+
+        # Shielded: a shutdown that cancels us while the fetch is in flight must not lose the
+        # jobs it leased; they are held all the same, and shutdown puts them back at once.
+        return await asyncio.shield(asyncio.ensure_future(fetch_and_hold()))
+
+    async def fetch(self, count: int) -> list[Delivery]:
+        """Lease up to `count` jobs now, outside `stream()` (for tools and tests).
+
+        Each delivery is held and read (its `message` set, or its `problem`); acknowledge each.
+        """
+        batch = await self._fetch_held(count)
+        for delivery in batch:
+            self._read(delivery)
+        return batch
+
+    def _runnable(self, delivery: Delivery) -> bool:
+        """Read a delivery; bury it at once if it cannot run."""
+        if self._read(delivery):
+            return True
+        self.acknowledge(delivery)  # straight to dead: no receiver ever sees its content
+        return False
+
+    def _read(self, delivery: Delivery) -> bool:
+        """Turn a delivery's record into its Taskiq message, or say why it cannot run."""
+        try:
+            job = delivery.job = decode(delivery.raw)
+        except MalformedRecordError as exc:
+            delivery.problem = str(exc)
+            return False
+        if self.find_task(job.job_type) is None:
+            delivery.problem = f"unknown job type {job.job_type!r}: no worker handler is registered"
+            return False
+        spec = self.job_specs.get(job.job_type)
+        default_timeout = spec.timeout if spec is not None else None
+        delivery.message = to_taskiq(
+            delivery.id, delivery.queue, job, delivery.token, default_timeout
+        )
+        return True
+
     def acknowledge(self, delivery: Delivery) -> None:
-        """Apply the outcome of a finished (or never started) attempt; never raises."""
+        """Apply the outcome of a finished (or never started) attempt; never raises.
+
+        The delivery stays held, its lease renewed, until the store confirmed the outcome, so a
+        crash before that means the job runs again, never that it is lost.
+        """
+        self.attempts.finished(delivery)
+        try:
+            spec = self.job_specs.get(delivery.job_type)
+            outcome = decide(delivery, spec, self.settings)
+            if outcome.kind is OutcomeKind.LOST:
+                logger.warning(
+                    "Job %s id=%s finished after its lease was lost; its outcome is dropped "
+                    "(another delivery owns the job)",
+                    delivery.job_type,
+                    delivery.id,
+                    extra={"job_id": delivery.id, "queue": delivery.queue},
+                )
+                self.attempts.released(delivery)
+                return
+            if outcome.kind is OutcomeKind.DEAD:
+                logger.warning(
+                    "Job moved to dead id=%s queue=%s: %s",
+                    delivery.id,
+                    delivery.queue,
+                    outcome.error,
+                    extra={"job_id": delivery.id, "queue": delivery.queue, "error": outcome.error},
+                )
+            self._apply(delivery, outcome)
+        except Exception:  # never raise from an ack: log, and let the lease expire
+            logger.exception("could not acknowledge job %s", delivery.id)
+
+    def stale(self, deliveries: Sequence[Delivery], action: str) -> None:
+        """The store refused acknowledgements: their deliveries no longer own their jobs."""
+        for delivery in deliveries:
+            logger.warning(
+                "Stale %s of job %s ignored: its lease expired and the job was recovered",
+                action,
+                delivery.id,
+                extra={"job_id": delivery.id, "queue": delivery.queue, "action": action},
+            )
 
     async def listen(self) -> AsyncGenerator[bytes | AckableMessage, None]:
         """`stream()` as Taskiq's receiver reads it: each delivery acknowledges itself."""
@@ -210,199 +259,23 @@ class JobBroker(AsyncBroker, ABC):
 
     def ackable(self, delivery: Delivery) -> AckableMessage:
         """A delivery as the Taskiq message that acknowledges it."""
-        return AckableMessage(data=delivery.message, ack=partial(_ack, self, delivery))
+        assert delivery.message is not None  # set for every delivery that is handed out
+        data = self.formatter.dumps(delivery.message).message
+        return AckableMessage(data=data, ack=partial(_ack, self, delivery))
 
-    def attempt_started(self, message: TaskiqMessage) -> TaskiqMessage:
-        """Tie a starting attempt to its delivery, and apply job-type defaults to its labels.
-
-        After shutdown's grace period the attempt is stopped at once and goes back to pending.
-        """
-        delivery = self.deliveries.get(message.task_id)
-        if delivery is not None:
-            delivery.task_message = message
-            delivery.started_at = time.monotonic()
-            delivery.task = asyncio.current_task()
-            if self.drain_expired and delivery.task is not None:
-                delivery.stopped_for_shutdown = True
-                delivery.task.cancel()
-        if Label.TIMEOUT not in message.labels:
-            # A producer without the job's code could not know the job type's timeout.
-            spec = self.job_specs.get(message.task_name)
-            if spec is not None and spec.timeout is not None:
-                message.labels[Label.TIMEOUT] = spec.timeout
-        return message
-
-    def attempt_failed(self, message: TaskiqMessage, exception: BaseException) -> None:
-        """Keep an attempt's error; its acknowledgement decides between retry and dead."""
-        delivery = self.deliveries.get(message.task_id)
-        if delivery is not None:
-            delivery.error = exception
-
-    def queue_order(self) -> tuple[str, ...]:
-        """The order to try queues in for one fetch: by weight at random, or strictly.
-
-        asynq's semantics: the chance that a queue comes first is its share of the total weight,
-        so while every queue has work, fetches split by weight and no queue starves.
-        """
-        names = list(self.settings.queue_names)
-        if self.settings.strict_priority or len(names) == 1:
-            return tuple(names)
-        weights = [self.settings.queues[n] for n in names]
-        order = []
-        while names:
-            (pick,) = random.choices(range(len(names)), weights)
-            order.append(names.pop(pick))
-            weights.pop(pick)
-        return tuple(order)
-
-    def job_context(self, delivery: Delivery) -> JobContext:
-        """The job as retry-delay functions and logs see it."""
-        return JobContext(
-            id=delivery.id,
-            job_type=delivery.job_type,
-            queue=delivery.queue,
-            attempt=delivery.retried + 1,
-            max_retry=self.max_retry_of(delivery),
-        )
-
-    def max_retry_of(self, delivery: Delivery) -> int:
-        """Retries allowed: the enqueue option, else the job type's default, else the setting."""
-        if delivery.task_message is not None:
-            value = delivery.task_message.labels.get(Label.MAX_RETRY)
-            if value is not None:
-                return int(value)
-        spec = self.job_specs.get(delivery.job_type)
-        if spec is not None and spec.max_retry is not None:
-            return spec.max_retry
-        return self.settings.default_max_retry
-
-    def decide(self, delivery: Delivery) -> Outcome:
-        """What the acknowledgement of a delivery does to its job."""
-        if delivery.task_message is None:
-            return Outcome(OutcomeKind.DEAD, error=self._why_not_run(delivery))
-        exc = delivery.error
-        if exc is None:
-            return COMPLETED
-        if delivery.stopped_for_shutdown:
-            return Outcome(OutcomeKind.REQUEUE, counts_as_failure=False)
-        error, trace = describe_error(exc, delivery)
-        if isinstance(exc, PermanentError):
-            return Outcome(OutcomeKind.DEAD, error=f"permanent: {error}", traceback=trace)
-        if isinstance(exc, PayloadError):  # retrying cannot make a payload valid
-            return Outcome(OutcomeKind.DEAD, error=str(exc), traceback=trace)
-        context = self.job_context(delivery)
-        if delivery.retried >= context.max_retry:
-            return Outcome(
-                OutcomeKind.DEAD,
-                error=f"retries exhausted after {_attempts(context.attempt)}: {error}",
-                traceback=trace,
-            )
-        spec = self.job_specs.get(delivery.job_type)
-        retry_delay = spec.retry_delay if spec and spec.retry_delay else DEFAULT_RETRY_DELAY
+    async def put_back_held(self) -> int:
+        """Shutdown: put the held jobs without an acknowledgement back to pending."""
+        held = self.attempts.unacknowledged()
+        if not held:
+            return 0
         try:
-            delay = max(0.0, float(retry_delay(context.attempt, exc, context)))
-        except Exception:  # a broken delay function must not lose the job
-            delay = DEFAULT_RETRY_DELAY(context.attempt, exc, context)
-        return Outcome(OutcomeKind.RETRY, delay=delay, error=error, traceback=trace)
-
-    # -- graceful shutdown --------------------------------------------------------------------
-
-    def begin_drain(self) -> None:
-        """Fetching stopped: give running jobs `shutdown_timeout`, then stop them.
-
-        Stopped jobs go back to pending without counting a failure; so does a job that would
-        start after the timeout (the lifecycle middleware stops it at once).
-        """
-        self.drain_expired = False
-        loop = asyncio.get_running_loop()
-        self._drain_timer = loop.call_later(self.settings.shutdown_timeout, self._stop_running)
-
-    def end_drain(self) -> None:
-        """Cancel the drain timer (shutdown is complete)."""
-        if self._drain_timer is not None:
-            self._drain_timer.cancel()
-            self._drain_timer = None
-
-    def _stop_running(self, tries: int = 0) -> None:
-        self.drain_expired = True
-        running = False
-        for delivery in list(self.deliveries.values()):
-            task = delivery.task
-            if task is not None and not task.done() and delivery.error is None:
-                delivery.stopped_for_shutdown = True
-                task.cancel()
-                running = True
-        if running:
-            # A cancellation can be lost: Python 3.11's asyncio.wait_for, which redis-py uses for
-            # every command, drops one that arrives while the command is being sent, and the job
-            # runs on. Cancel again until each attempt has ended (its error is recorded): on the
-            # next loop iteration, which gets past that race, then every 0.1 s for a job that
-            # ignores cancellation.
-            loop = asyncio.get_running_loop()
-            if tries < 10:
-                self._drain_timer = loop.call_soon(self._stop_running, tries + 1)
-            else:
-                self._drain_timer = loop.call_later(0.1, self._stop_running, tries + 1)
-
-    def _why_not_run(self, delivery: Delivery) -> str:
-        """Explain a delivery that Taskiq acknowledged without running it."""
-        try:
-            message = self.formatter.loads(delivery.message)
-        except Exception as exc:
-            return f"malformed message: {type(exc).__name__}: {exc}"[:2000]
-        if self.find_task(message.task_name) is None:
-            return f"unknown job type {message.task_name!r}: no worker handler is registered"
-        return "not run: the worker acknowledged the job before executing it"
+            moved = await self._requeue(held)
+        finally:
+            self.attempts.drop(held)
+        if moved:
+            logger.info("Returned %d unfinished jobs to pending", moved)
+        return moved
 
 
 async def _ack(broker: JobBroker, delivery: Delivery) -> None:
     broker.acknowledge(delivery)
-
-
-def describe_error(exc: BaseException, delivery: Delivery) -> tuple[str, str]:
-    """A one-line error and its traceback, both bounded in size."""
-    if isinstance(exc, TimeoutError):
-        timeout = delivery.task_message.labels.get(Label.TIMEOUT) if delivery.task_message else None
-        line = f"TimeoutError: the attempt ran longer than its timeout of {timeout} s"
-    else:
-        line = f"{type(exc).__name__}: {exc}"
-    trace = "".join(traceback.format_exception(exc))
-    return line[:2000], trace[-_TRACEBACK_LIMIT:]
-
-
-def duplicate_error(kind: str, sub: Submission, other: str) -> DuplicateJobError:
-    """The error for a refused unique job or a reused job id."""
-    return DuplicateJobError(sub.job_type, sub.queue, other if kind == "duplicate" else sub.id)
-
-
-_random_pool = bytearray()
-
-
-def _new_id() -> str:
-    """A random job id: 128 bits from the OS's CSPRNG in hex, like `uuid4().hex`.
-
-    The bytes are read 4 KiB at a time: one `os.urandom` call per job is a system call per job.
-    """
-    global _random_pool
-    if not _random_pool:
-        _random_pool = bytearray(os.urandom(4096))
-    chunk = _random_pool[-16:]
-    del _random_pool[-16:]
-    return chunk.hex()
-
-
-def _forget_random_pool() -> None:
-    _random_pool.clear()  # a forked child must not hand out its parent's next ids
-
-
-os.register_at_fork(after_in_child=_forget_random_pool)
-
-
-def _attempts(count: int) -> str:
-    return f"{count} attempt" if count == 1 else f"{count} attempts"
-
-
-def _float(value: Any) -> float | None:
-    if value is None or value == "":
-        return None
-    return float(value)

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from jobqueue.errors import JobQueueError
 from jobqueue.options import JobState
-from jobqueue.redis.broker import RedisJobBroker
+from jobqueue.redis import RedisJobBroker
 from jobqueue.redis.inspector import Inspector, JobRecord
 from jobqueue.settings import QueueSettings
 

@@ -8,6 +8,7 @@ JobQueueError
 │   └── UnknownQueueError     a queue that the configuration does not know
 ├── DuplicateJobError         a unique job (or job id) that already exists; carries the existing id
 ├── QueueClosedError          the queue was used after close()
+├── QueueUnavailableError     the store could not be reached or was not ready: retry it
 └── PermanentError            raised by a job to skip its remaining retries and go to dead
 ```
 
@@ -24,6 +25,7 @@ __all__ = [
     "PayloadError",
     "PermanentError",
     "QueueClosedError",
+    "QueueUnavailableError",
     "UnknownQueueError",
 ]
 
@@ -81,6 +83,22 @@ class DuplicateJobError(JobQueueError):
 
 class QueueClosedError(JobQueueError, RuntimeError):
     """The queue was used after `close()`."""
+
+
+class QueueUnavailableError(JobQueueError, ConnectionError):
+    """The store could not be reached, timed out or was not ready (loading, failing over).
+
+    It is transient: retrying may succeed. The jobs may or may not have been stored (a reply
+    can be lost after the store applied the command), so retry with the same job ids: an enqueue
+    retried with the id of a job that was stored gets `DuplicateJobError`, never a second job.
+
+    Attributes:
+        job_ids: The ids of the jobs of the failed call, in order.
+    """
+
+    def __init__(self, message: str, *, job_ids: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.job_ids = job_ids
 
 
 class PermanentError(JobQueueError):

@@ -17,7 +17,6 @@ Handlers come in two forms:
 from __future__ import annotations
 
 import inspect
-import sys
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, get_type_hints
 
 from pydantic import TypeAdapter, ValidationError
 
+from jobqueue._inject import has_marker, inject_if_needed
 from jobqueue.errors import InvalidOptionsError, PayloadError
 from jobqueue.options import as_seconds
 from jobqueue.retry import RetryDelay
@@ -139,37 +139,12 @@ def _payload_annotation(func: Callable[..., Any], skip_self: bool = False) -> An
     for param in params[1:]:
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             continue
-        if param.default is param.empty and not _has_marker(hints.get(param.name)):
+        if param.default is param.empty and not has_marker(hints.get(param.name)):
             raise InvalidOptionsError(
                 f"{name}: parameter {param.name!r} is not the payload and has no default; give it "
                 "a dependency marker such as `= Provide[Container.x]`"
             )
     return hints.get(params[0].name, Any)
-
-
-_WIRING = "dependency_injector.wiring"
-
-
-def _has_marker(annotation: Any) -> bool:
-    """Whether an `Annotated[...]` hint carries a dependency-injector marker."""
-    if _WIRING not in sys.modules:  # no marker can exist yet: don't load it (3 MiB per worker)
-        return False
-    from dependency_injector import wiring
-
-    metadata = getattr(annotation, "__metadata__", ())
-    return any(wiring._is_marker(item) for item in metadata)
-
-
-def _inject(func: F) -> F:
-    """Apply dependency-injector's `@inject` if the function has markers and lacks it."""
-    if _WIRING not in sys.modules:  # markers are made by that module: none without it
-        return func
-    from dependency_injector import wiring
-
-    if wiring._is_patched(func):
-        return func
-    injections, _ = wiring._fetch_reference_injections(func)
-    return wiring.inject(func) if injections else func
 
 
 class JobRegistry:
@@ -215,7 +190,7 @@ class JobRegistry:
         def register(func: F) -> F:
             if not inspect.iscoroutinefunction(inspect.unwrap(func)):
                 raise InvalidOptionsError(f"job {job_type!r}: the handler must be `async def`")
-            handler = _inject(func)
+            handler = inject_if_needed(func)
             payload_type = _declared_type(job_type, _payload_annotation(func))
             self.add(
                 _spec(

@@ -5,10 +5,11 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from jobqueue.errors import InvalidOptionsError
 
-__all__ = ["EnqueueOptions", "JobContext", "JobInfo", "JobState", "as_seconds"]
+__all__ = ["EnqueueOptions", "JobContext", "JobInfo", "JobRecord", "JobState", "as_seconds"]
 
 
 class JobState(enum.StrEnum):
@@ -122,3 +123,42 @@ class JobContext:
     queue: str
     attempt: int
     max_retry: int
+
+
+@dataclass(frozen=True, slots=True)
+class JobRecord:
+    """A stored job as the inspector (or the memory driver's `job()`) shows it.
+
+    Attributes:
+        id: The job id.
+        queue: Its queue.
+        job_type: Its job type (`"?"` when its record cannot be read).
+        state: Where it is in its life cycle.
+        payload: Its payload (`None` when its record cannot be read).
+        retried: Failed attempts so far.
+        max_retry: Retries allowed by the job's own options; `None`: the job type's default.
+        error: The last error, or why it is dead.
+        traceback: The last error's traceback.
+        enqueued_at: When it was stored.
+        process_at: When it is (or was) due.
+        failed_at: When its last attempt failed.
+        deliveries: How many times a worker fetched it.
+        lost: How many times its lease expired before it finished.
+        timeout: Seconds one attempt may run, by the job's own options.
+    """
+
+    id: str
+    queue: str
+    job_type: str
+    state: JobState | str
+    payload: Any
+    retried: int
+    max_retry: int | None
+    error: str | None
+    traceback: str | None
+    enqueued_at: datetime | None
+    process_at: datetime | None
+    failed_at: datetime | None
+    deliveries: int
+    lost: int = 0
+    timeout: float | None = None

@@ -1,12 +1,11 @@
 """The `Queue` that producers use, and its implementation on a jobqueue broker.
 
-Enqueue options become Taskiq labels in exactly one place, `JobQueue._build`; the drivers read them
-back with `JobBroker.submission_from_message`.
+Options are resolved by `_resolve.resolve` (shared with `RecordingQueue` and the drivers'
+`kick()` path) and written into the stored record by `_wire.encode_tail`.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
@@ -15,25 +14,22 @@ from typing import Any, Protocol, Self, TypeVar, overload, runtime_checkable
 
 import orjson
 from taskiq import TaskiqMessage, TaskiqMiddleware
-from taskiq.formatters.proxy_formatter import ProxyFormatter
-from taskiq.labels import LabelType, prepare_label
-from taskiq.serializers import ORJSONSerializer
+from taskiq.utils import maybe_awaitable
 
-from jobqueue.broker import JobBroker, Submission
-from jobqueue.codec import canonical_digest, to_jsonable
-from jobqueue.errors import InvalidOptionsError, JobQueueError, QueueClosedError, UnknownQueueError
-from jobqueue.jobs import JobSpec, JobType, validate_payload
-from jobqueue.labels import Label
-from jobqueue.middleware.logging import logger
-from jobqueue.options import EnqueueOptions, JobInfo, as_seconds
+from jobqueue._labels import Label
+from jobqueue._log import job_logger as logger
+from jobqueue._resolve import JobRef, Submission, resolve
+from jobqueue._shortcuts import NO_OPTIONS, EnqueueShortcuts
+from jobqueue._wire import encode_tail, from_taskiq
+from jobqueue.broker import JobBroker
+from jobqueue.errors import JobQueueError, QueueClosedError
+from jobqueue.jobs import JobType
+from jobqueue.options import EnqueueOptions, JobInfo
 
-__all__ = ["JobQueue", "Queue"]
+__all__ = ["EnqueueItem", "JobQueue", "JobRef", "Queue"]
 
-_NO_OPTIONS = EnqueueOptions()
 P = TypeVar("P")
 
-JobRef = str | JobType[Any]
-"""A job type by name, or a typed `JobType`."""
 EnqueueItem = tuple[JobRef, Any] | tuple[JobRef, Any, EnqueueOptions]
 
 
@@ -100,7 +96,7 @@ class Queue(Protocol):
         ...
 
 
-class JobQueue:
+class JobQueue(EnqueueShortcuts):
     """A `Queue` on a jobqueue broker (`RedisJobBroker` or `MemoryJobBroker`).
 
     Use it as `async with JobQueue(broker) as queue:`; or call `await queue.start()` and
@@ -146,40 +142,6 @@ class JobQueue:
         await self.close()
 
     @overload
-    async def enqueue(self, job_type: JobType[P], payload: P) -> JobInfo: ...
-    @overload
-    async def enqueue(self, job_type: str, payload: Any) -> JobInfo: ...
-    async def enqueue(self, job_type: JobRef, payload: Any) -> JobInfo:
-        """Enqueue a job to run as soon as a worker is free."""
-        return await self.enqueue_with_options(job_type, payload, _NO_OPTIONS)
-
-    @overload
-    async def enqueue_with_delay(
-        self, job_type: JobType[P], payload: P, delay: timedelta | float
-    ) -> JobInfo: ...
-    @overload
-    async def enqueue_with_delay(
-        self, job_type: str, payload: Any, delay: timedelta | float
-    ) -> JobInfo: ...
-    async def enqueue_with_delay(
-        self, job_type: JobRef, payload: Any, delay: timedelta | float
-    ) -> JobInfo:
-        """Enqueue a job to run no earlier than `delay` from now."""
-        return await self.enqueue_with_options(job_type, payload, EnqueueOptions(delay=delay))
-
-    @overload
-    async def enqueue_at(
-        self, job_type: JobType[P], payload: P, process_at: datetime
-    ) -> JobInfo: ...
-    @overload
-    async def enqueue_at(self, job_type: str, payload: Any, process_at: datetime) -> JobInfo: ...
-    async def enqueue_at(self, job_type: JobRef, payload: Any, process_at: datetime) -> JobInfo:
-        """Enqueue a job to run no earlier than `process_at`; a naive datetime is refused."""
-        return await self.enqueue_with_options(
-            job_type, payload, EnqueueOptions(process_at=process_at)
-        )
-
-    @overload
     async def enqueue_with_options(
         self, job_type: JobType[P], payload: P, opts: EnqueueOptions
     ) -> JobInfo: ...
@@ -190,7 +152,12 @@ class JobQueue:
     async def enqueue_with_options(
         self, job_type: JobRef, payload: Any, opts: EnqueueOptions
     ) -> JobInfo:
-        """Enqueue a job with explicit options; raises on a duplicate or invalid input."""
+        """Enqueue a job with explicit options; raises on a duplicate or invalid input.
+
+        Raises:
+            QueueUnavailableError: The store could not be reached; retrying with the same
+                `job_id` is safe.
+        """
         (result,) = await self._submit([await self._build(job_type, payload, opts)])
         if isinstance(result, JobQueueError):
             raise result
@@ -204,7 +171,7 @@ class JobQueue:
         """
         built = []
         for job in jobs:
-            opts = job[2] if len(job) == 3 else _NO_OPTIONS
+            opts = job[2] if len(job) == 3 else NO_OPTIONS
             built.append(await self._build(job[0], job[1], opts))
         return await self._submit(built)
 
@@ -228,105 +195,64 @@ class JobQueue:
         return results
 
     async def _build(self, job: JobRef, payload: Any, opts: EnqueueOptions) -> Submission:
-        """Validate one job and turn its options into labels (the only place that does)."""
         broker = self.broker
         settings = broker.settings
-        job_type = job.name if isinstance(job, JobType) else job
-        spec: JobSpec | JobType[Any] | None = broker.job_specs.get(job_type)
-        if spec is None and isinstance(job, JobType):
-            spec = job  # a producer without the job's code still knows its declared defaults
-        queue = opts.queue or (spec.queue if spec else None) or settings.default_queue
-        if queue not in settings.queues:
-            raise UnknownQueueError(queue, tuple(settings.queues))
-        if spec is not None and spec.adapter is not None:  # the registry's view wins, as in workers
-            payload = spec.adapter.dump_python(
-                validate_payload(spec, job_type, payload), mode="json"
+        submission = resolve(
+            job,
+            payload,
+            opts,
+            specs=broker.job_specs.get,
+            queues=settings.queues,
+            default_queue=settings.default_queue,
+            new_id=broker.id_generator,
+        )
+        custom = _pre_send_middlewares(broker)
+        if custom:
+            await _through_middlewares(submission, custom)
+        else:
+            submission.tail = encode_tail(
+                orjson.dumps(submission.payload),
+                unique_digest=submission.unique_digest,
+                max_retry=submission.max_retry,
+                timeout=submission.timeout,
             )
-        body = to_jsonable(payload, job_type)
-        max_retry = opts.max_retry
-        if max_retry is None and spec is not None:
-            max_retry = spec.max_retry
-        timeout = as_seconds(opts.timeout, "timeout")
-        if timeout is None and spec is not None:
-            timeout = spec.timeout
-        unique_ttl = None
-        if opts.unique:
-            unique_ttl = as_seconds(opts.unique_ttl, "unique_ttl")
-            if unique_ttl is None and spec is not None:
-                unique_ttl = spec.unique_ttl
-            if not unique_ttl:
-                raise InvalidOptionsError(
-                    f"unique job {job_type!r} needs unique_ttl (in the options or on the job type)"
-                )
-        process_at = opts.process_at.timestamp() if opts.process_at is not None else None
-        delay = as_seconds(opts.delay, "delay")
-
-        labels: dict[str, Any] = {Label.QUEUE: queue, Label.ACK_TYPE: "when_saved"}
-        if max_retry is not None:
-            labels[Label.MAX_RETRY] = int(max_retry)
-        if timeout is not None:
-            labels[Label.TIMEOUT] = float(timeout)
-        task_id = opts.job_id or broker.id_generator()
-        data = await _encode(broker, task_id, job_type, labels, body)
-        return Submission(
-            id=task_id,
-            job_type=job_type,
-            queue=queue,
-            message=data,
-            process_at=process_at,
-            delay=delay or None,
-            unique_ttl=unique_ttl or None,
-            unique_digest=canonical_digest(job_type, [[body], {}]) if unique_ttl else None,
-            max_retry=None if max_retry is None else int(max_retry),
-            timeout=timeout,
-        )
+        return submission
 
 
-async def _encode(
-    broker: JobBroker, task_id: str, job_type: str, labels: dict[str, Any], body: Any
-) -> bytes:
-    """The Taskiq message of a job, as the worker's formatter reads it.
+def _pre_send_middlewares(broker: JobBroker) -> list[TaskiqMiddleware]:
+    return [m for m in broker.middlewares if type(m).pre_send is not TaskiqMiddleware.pre_send]
 
-    Without custom `pre_send` middlewares, formatter or serializer, the JSON is written directly
-    (what Taskiq's formatter would write, at a fraction of the cost of building its model).
+
+async def _through_middlewares(sub: Submission, middlewares: list[TaskiqMiddleware]) -> None:
+    """Let custom `pre_send` middlewares see (and change) the job as a Taskiq message.
+
+    What they change in the labels is stored with the job; so are new labels of their own.
     """
-    custom = [m for m in broker.middlewares if type(m).pre_send is not TaskiqMiddleware.pre_send]
-    if (
-        not custom
-        and type(broker.formatter) is ProxyFormatter
-        and type(broker.serializer) is ORJSONSerializer
-    ):
-        return b'{"task_id":%b,"task_name":%b,%b,"args":[%b],"kwargs":{}}' % (
-            orjson.dumps(task_id),
-            orjson.dumps(job_type),
-            _labels_json(tuple(labels.items())),
-            orjson.dumps(body),
-        )
+    labels: dict[str, Any] = {Label.QUEUE: sub.queue}
+    if sub.max_retry is not None:
+        labels[Label.MAX_RETRY] = sub.max_retry
+    if sub.timeout is not None:
+        labels[Label.TIMEOUT] = sub.timeout
     message = TaskiqMessage(
-        task_id=task_id, task_name=job_type, labels={}, labels_types={}, args=[body], kwargs={}
+        task_id=sub.id,
+        task_name=sub.job_type,
+        labels=labels,
+        labels_types={},
+        args=[sub.payload],
+        kwargs={},
     )
-    for name, value in labels.items():
-        message.labels[name], message.labels_types[name] = prepare_label(value)  # type: ignore[index]
-    for middleware in custom:
-        message = await _maybe_await(middleware.pre_send(message))
-    return broker.formatter.dumps(message).message
-
-
-_LABEL_TYPES = {str: LabelType.STR.value, int: LabelType.INT.value, float: LabelType.FLOAT.value}
-
-
-@functools.lru_cache(maxsize=256)
-def _labels_json(labels: tuple[tuple[str, Any], ...]) -> bytes:
-    """The `labels` and `labels_types` members of a message (few distinct sets recur)."""
-    return orjson.dumps(
-        {
-            "labels": {name: str(value) for name, value in labels},
-            "labels_types": {name: _LABEL_TYPES[type(value)] for name, value in labels},
-        }
-    )[1:-1]
-
-
-async def _maybe_await(value: Any) -> Any:
-    if hasattr(value, "__await__"):
-        return await value
-    return value
+    for middleware in middlewares:
+        message = await maybe_awaitable(middleware.pre_send(message))
+    options = from_taskiq(message)
+    sub.max_retry = options.max_retry
+    sub.timeout = options.timeout
+    standard = len(message.args) == 1 and not message.kwargs
+    body = message.args[0] if standard else [message.args, message.kwargs]
+    sub.tail = encode_tail(
+        orjson.dumps(body),
+        unique_digest=sub.unique_digest,
+        max_retry=sub.max_retry,
+        timeout=sub.timeout,
+        labels=options.labels,
+        args_and_kwargs=not standard,
+    )

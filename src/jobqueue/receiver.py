@@ -19,25 +19,22 @@ broker that is not a jobqueue broker gets Taskiq's receiver as a whole.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import inspect
 import logging
 import time
-from collections.abc import Callable
 from typing import Any
 
 from taskiq import AsyncBroker, TaskiqMessage, TaskiqMiddleware, TaskiqResult
 from taskiq.exceptions import NoResultError
-from taskiq.formatters.proxy_formatter import ProxyFormatter
-from taskiq.labels import LabelType
 from taskiq.receiver import Receiver
 from taskiq.result_backends.dummy import DummyResultBackend
-from taskiq.serializers import JSONSerializer, ORJSONSerializer
+from taskiq.utils import maybe_awaitable
 
-from jobqueue.broker import Delivery, JobBroker
-from jobqueue.labels import Label
-from jobqueue.middleware.logging import LoggingMiddleware
+from jobqueue._attempt import Delivery
+from jobqueue._labels import Label
+from jobqueue._middleware import LifecycleMiddleware, LoggingMiddleware
+from jobqueue.broker import JobBroker
 
 __all__ = ["JobReceiver"]
 
@@ -110,7 +107,7 @@ class JobReceiver(Receiver):
         self, broker: JobBroker, delivery: Delivery, limit: asyncio.Semaphore | None
     ) -> None:
         try:
-            message = self._parse(broker, delivery.message)
+            message = delivery.message
             target = self._target(broker, message) if message is not None else None
             if message is None or target is None:
                 await self.callback(broker.ackable(delivery))
@@ -119,20 +116,6 @@ class JobReceiver(Receiver):
         finally:
             if limit is not None:
                 limit.release()
-
-    def _parse(self, broker: JobBroker, data: bytes) -> TaskiqMessage | None:
-        """The message, when the default formatter reads it; `None` leaves it to Taskiq."""
-        if type(broker.formatter) is not ProxyFormatter:
-            return None
-        try:
-            if type(broker.serializer) in _JSON_SERIALIZERS:  # pydantic reads JSON bytes itself
-                message = TaskiqMessage.model_validate_json(data)
-            else:
-                message = TaskiqMessage.model_validate(broker.serializer.loadb(data))
-            _parse_labels(message)
-        except Exception:  # Taskiq's path logs it, and the broker sends the job to dead
-            return None
-        return message
 
     def _target(self, broker: JobBroker, message: TaskiqMessage) -> Any:
         """The job's function, when it is a jobqueue job that this receiver can run itself."""
@@ -155,10 +138,10 @@ class JobReceiver(Receiver):
         self, broker: JobBroker, delivery: Delivery, message: TaskiqMessage, target: Any
     ) -> None:
         """What Taskiq's `callback` and `run_task` do, without the work nobody uses."""
-        middlewares = broker.middlewares
-        for middleware in middlewares:
+        broker.attempts.started(delivery, message)  # what LifecycleMiddleware does on Taskiq's path
+        for middleware in _hooks(broker):
             if type(middleware).pre_execute is not TaskiqMiddleware.pre_execute:
-                message = await _maybe_await(middleware.pre_execute(message))
+                message = await maybe_awaitable(middleware.pre_execute(message))
         logger.debug("Executing task %s with ID: %s", message.task_name, message.task_id)
         returned = None
         error: BaseException | None = None
@@ -179,6 +162,8 @@ class JobReceiver(Receiver):
             error = exc
             logger.error("Exception found while executing function.", exc_info=exc)
         duration = time.time() - start
+        if error is not None:
+            broker.attempts.failed(delivery, error)
         if error is not None or self._wants_result(broker):
             result: TaskiqResult[Any] = TaskiqResult(
                 is_err=error is not None,
@@ -209,47 +194,25 @@ class JobReceiver(Receiver):
         self, broker: JobBroker, message: TaskiqMessage, result: TaskiqResult[Any]
     ) -> None:
         """The hooks after an attempt, and the result backend, in Taskiq's order."""
-        middlewares = list(reversed(broker.middlewares))
+        middlewares = list(reversed(_hooks(broker)))
         if result.error is not None:
             for middleware in middlewares:
                 if type(middleware).on_error is not TaskiqMiddleware.on_error:
-                    await _maybe_await(middleware.on_error(message, result, result.error))
+                    await maybe_awaitable(middleware.on_error(message, result, result.error))
         for middleware in middlewares:
             if type(middleware).post_execute is not TaskiqMiddleware.post_execute:
-                await _maybe_await(middleware.post_execute(message, result))
+                await maybe_awaitable(middleware.post_execute(message, result))
         if isinstance(result.error, NoResultError):
             return
         try:
             await broker.result_backend.set_result(message.task_id, result)
             for middleware in middlewares:
                 if type(middleware).post_save is not TaskiqMiddleware.post_save:
-                    await _maybe_await(middleware.post_save(message, result))
+                    await maybe_awaitable(middleware.post_save(message, result))
         except Exception:
             logger.exception("Can't set result in result backend.")
 
 
-def _parse_labels(message: TaskiqMessage) -> None:
-    """`TaskiqMessage.parse_labels`, without building a `LabelType` for each label."""
-    if not message.labels_types:
-        return
-    labels = message.labels
-    for name, kind in message.labels_types.items():
-        if name in labels:
-            labels[name] = _LABEL_PARSERS[kind](labels[name])
-
-
-_LABEL_PARSERS: dict[int, Callable[[Any], Any]] = {
-    LabelType.STR: str,
-    LabelType.INT: int,
-    LabelType.FLOAT: float,
-    LabelType.BOOL: lambda value: str(value).lower() == "true",
-    LabelType.BYTES: base64.b64decode,
-    LabelType.ANY: lambda value: value,
-}
-_JSON_SERIALIZERS = (ORJSONSerializer, JSONSerializer)
-
-
-async def _maybe_await(value: Any) -> Any:
-    if inspect.isawaitable(value):
-        return await value
-    return value
+def _hooks(broker: JobBroker) -> list[TaskiqMiddleware]:
+    """The broker's middlewares but the lifecycle one, whose work this receiver does itself."""
+    return [m for m in broker.middlewares if not isinstance(m, LifecycleMiddleware)]

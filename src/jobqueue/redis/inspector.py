@@ -3,22 +3,28 @@
 Counts per state, a job's stored record (error, traceback, attempts), listing jobs by state,
 deleting a job (which releases its unique lock), running a dead or waiting job now, and pausing
 a queue (workers stop fetching from it; producers can still enqueue).
+
+A job's state is where its id is (see `lua/_common.lua`); a record that cannot be read is still
+listed, with its job type `"?"` and the reason as its error, so one bad job never hides the rest.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-import orjson
-
-from jobqueue.errors import JobQueueError
-from jobqueue.options import JobState
-from jobqueue.redis.broker import RedisJobBroker
-from jobqueue.redis.keys import queues_set
+from jobqueue._wire import MalformedRecordError, decode
+from jobqueue.errors import JobQueueError, UnknownQueueError
+from jobqueue.options import JobRecord, JobState
+from jobqueue.redis._broker import RedisJobBroker
+from jobqueue.redis._keys import QueueKeys, queues_set
 
 __all__ = ["Inspector", "JobRecord", "QueueStats"]
+
+# The sets a job's id can be in, in the order `job()` asks about them.
+_SETS = (JobState.ACTIVE, JobState.SCHEDULED, JobState.RETRY, JobState.DEAD, JobState.COMPLETED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,33 +41,18 @@ class QueueStats:
     paused: bool
     processed_total: int
     failed_total: int
+    stale_total: int = 0
+    """Acknowledgements refused because their delivery no longer owned the job."""
 
 
-@dataclass(frozen=True, slots=True)
-class JobRecord:
-    """A job as stored in Redis."""
-
-    id: str
-    queue: str
-    job_type: str
-    state: JobState | str
-    payload: Any
-    retried: int
-    max_retry: int | None
-    error: str | None
-    traceback: str | None
-    enqueued_at: datetime | None
-    process_at: datetime | None
-    failed_at: datetime | None
-    deliveries: int
-
-
-def _time(raw: bytes | None) -> datetime | None:
-    return datetime.fromtimestamp(int(raw) / 1000, UTC) if raw else None
-
-
-def _text(raw: bytes | None) -> str | None:
-    return raw.decode(errors="replace") if raw else None
+def _zset(keys: QueueKeys, state: JobState) -> str:
+    return {
+        JobState.ACTIVE: keys.lease,
+        JobState.SCHEDULED: keys.scheduled,
+        JobState.RETRY: keys.retry,
+        JobState.DEAD: keys.dead,
+        JobState.COMPLETED: keys.completed,
+    }[state]
 
 
 class Inspector:
@@ -105,6 +96,7 @@ class Inspector:
                     paused=bool(paused),
                     processed_total=int(stats.get(b"processed", 0)),
                     failed_total=int(stats.get(b"failed", 0)),
+                    stale_total=int(stats.get(b"stale", 0)),
                 )
             )
         return out
@@ -112,10 +104,9 @@ class Inspector:
     async def job(self, job_id: str, queue: str | None = None) -> JobRecord | None:
         """A job's record, looked up in `queue` or in every configured queue."""
         for name in [queue] if queue else list(self.broker.keys):
-            key = self._keys(name).job(job_id)
-            raw = cast(dict[bytes, bytes], await self.broker.client.hgetall(key))
-            if raw:
-                return self._record(job_id, name, raw)
+            (record,) = await self._records(name, [job_id])
+            if record is not None:
+                return record
         return None
 
     async def jobs(self, queue: str, state: JobState | str, limit: int = 50) -> list[JobRecord]:
@@ -128,20 +119,9 @@ class Inspector:
             ids = cast(list[bytes], await client.lrange(k.pending, -limit, -1))
             ids.reverse()
         else:
-            zset = {
-                JobState.SCHEDULED: k.scheduled,
-                JobState.ACTIVE: k.lease,
-                JobState.RETRY: k.retry,
-                JobState.DEAD: k.dead,
-                JobState.COMPLETED: k.completed,
-            }[state]
-            ids = cast(list[bytes], await client.zrange(zset, 0, limit - 1))
-        records = []
-        for raw_id in ids:
-            record = await self.job(raw_id.decode(), queue)
-            if record is not None:
-                records.append(record)
-        return records
+            ids = cast(list[bytes], await client.zrange(_zset(k, state), 0, limit - 1))
+        records = await self._records(queue, [raw.decode(errors="replace") for raw in ids])
+        return [r for r in records if r is not None]
 
     async def delete(self, job_id: str, queue: str) -> bool:
         """Delete a waiting, dead or completed job and release its unique lock.
@@ -149,25 +129,16 @@ class Inspector:
         Raises:
             JobQueueError: The job is running; a worker holds it.
         """
-        k = self._keys(queue)
-        scripts = self.broker.scripts
-        result = await scripts.call(
-            scripts.delete,
-            [k.job(job_id), k.pending, k.scheduled, k.retry, k.dead, k.completed, k.lease],
-            [job_id],
-        )
+        self._keys(queue)
+        result = await self.broker.scripts.call(*self.broker.calls.delete(queue, job_id))
         if int(result) < 0:
             raise JobQueueError(f"job {job_id!r} is running; delete it once it has finished")
         return bool(result)
 
     async def run_now(self, job_id: str, queue: str) -> bool:
         """Move a dead, retry-waiting or scheduled job to pending, with a fresh retry count."""
-        k = self._keys(queue)
-        scripts = self.broker.scripts
-        result = await scripts.call(
-            scripts.revive, [k.job(job_id), k.pending, k.dead, k.retry, k.scheduled], [job_id]
-        )
-        return bool(result)
+        self._keys(queue)
+        return bool(await self.broker.scripts.call(*self.broker.calls.revive(queue, job_id)))
 
     async def pause(self, queue: str) -> None:
         """Stop workers from fetching from `queue` (producers can still enqueue)."""
@@ -177,40 +148,86 @@ class Inspector:
         """Let workers fetch from `queue` again."""
         await self.broker.client.delete(self._keys(queue).paused)
 
-    def _keys(self, queue: str) -> Any:
+    def _keys(self, queue: str) -> QueueKeys:
         try:
             return self.broker.keys[queue]
         except KeyError:
-            from jobqueue.errors import UnknownQueueError
-
             raise UnknownQueueError(queue, tuple(self.broker.keys)) from None
 
-    def _record(self, job_id: str, queue: str, raw: dict[bytes, bytes]) -> JobRecord:
-        payload: Any = None
-        job_type = _text(raw.get(b"type")) or "?"
-        try:
-            body = orjson.loads(raw.get(b"msg", b""))
-            payload = body["args"][0] if body.get("args") else body.get("kwargs")
-        except (orjson.JSONDecodeError, KeyError, TypeError, IndexError):
-            payload = _text(raw.get(b"msg"))
-        state_text = _text(raw.get(b"state")) or "?"
-        try:
-            state: JobState | str = JobState(state_text)
-        except ValueError:
-            state = state_text
-        max_retry = raw.get(b"max_retry")
-        return JobRecord(
-            id=job_id,
-            queue=queue,
-            job_type=job_type,
-            state=state,
-            payload=payload,
-            retried=int(raw.get(b"retried", 0) or 0),
-            max_retry=int(max_retry) if max_retry else None,
-            error=_text(raw.get(b"error")),
-            traceback=_text(raw.get(b"traceback")),
-            enqueued_at=_time(raw.get(b"enqueued_at")),
-            process_at=_time(raw.get(b"process_at")),
-            failed_at=_time(raw.get(b"failed_at")),
-            deliveries=int(raw.get(b"deliveries", 0) or 0),
+    async def _records(self, queue: str, ids: Sequence[str]) -> list[JobRecord | None]:
+        """The records of jobs of one queue, in one round trip."""
+        k = self._keys(queue)
+        async with self.broker.client.pipeline(transaction=False) as pipe:
+            for job_id in ids:
+                pipe.hget(k.jobs, job_id)
+                pipe.hgetall(k.job(job_id))
+                for state in _SETS:
+                    pipe.zscore(_zset(k, state), job_id)
+            replies = await pipe.execute(raise_on_error=False)
+        width = 2 + len(_SETS)
+        return [
+            _record(job_id, queue, replies[i * width : (i + 1) * width])
+            for i, job_id in enumerate(ids)
+        ]
+
+
+def _record(job_id: str, queue: str, replies: list[Any]) -> JobRecord | None:
+    raw, attempt, *scores = replies
+    attempt = attempt if isinstance(attempt, dict) else {}
+    raw = raw if isinstance(raw, bytes) else attempt.get(b"msg")
+    if raw is None and not attempt:
+        return None
+    state: JobState = JobState.PENDING
+    due: float | None = None
+    for candidate, score in zip(_SETS, scores, strict=True):
+        if isinstance(score, float):
+            state = candidate
+            due = score if candidate in (JobState.SCHEDULED, JobState.RETRY) else None
+            break
+    error = _text(attempt.get(b"error"))
+    job_type, payload, max_retry, timeout, enqueued = "?", None, None, None, None
+    try:
+        job = decode(raw or b"")
+        job_type, payload, max_retry, timeout = (
+            job.job_type,
+            job.payload,
+            job.max_retry,
+            job.timeout,
         )
+        enqueued = job.enqueued_at
+    except MalformedRecordError as exc:
+        error = error or str(exc)
+    if enqueued is None and attempt.get(b"enqueued_at"):  # a job stored by jobqueue 0.1
+        enqueued = int(attempt[b"enqueued_at"]) / 1000
+    return JobRecord(
+        id=job_id,
+        queue=queue,
+        job_type=job_type,
+        state=state,
+        payload=payload,
+        retried=_int(attempt.get(b"retried")),
+        max_retry=max_retry,
+        error=error,
+        traceback=_text(attempt.get(b"traceback")),
+        enqueued_at=_time(enqueued),
+        process_at=_time(due / 1000 if due is not None else enqueued),
+        failed_at=_time(_int(attempt.get(b"failed_at")) / 1000 or None),
+        deliveries=_int(attempt.get(b"deliveries")),
+        lost=_int(attempt.get(b"lost")),
+        timeout=timeout,
+    )
+
+
+def _time(seconds: float | None) -> datetime | None:
+    return datetime.fromtimestamp(seconds, UTC) if seconds else None
+
+
+def _int(raw: bytes | None) -> int:
+    try:
+        return int(raw or 0)
+    except ValueError:
+        return 0
+
+
+def _text(raw: bytes | None) -> str | None:
+    return raw.decode(errors="replace") if raw else None

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from jobqueue.codec import canonical_digest, to_jsonable
-from jobqueue.errors import (
-    DuplicateJobError,
-    InvalidOptionsError,
-    JobQueueError,
-    QueueClosedError,
-    UnknownQueueError,
-)
-from jobqueue.jobs import JobRegistry, JobSpec, JobType, validate_payload
-from jobqueue.options import EnqueueOptions, JobInfo, JobState, as_seconds
-from jobqueue.queue import EnqueueItem, JobRef
+from jobqueue._resolve import JobRef, resolve
+from jobqueue._shortcuts import NO_OPTIONS, EnqueueShortcuts
+from jobqueue.errors import DuplicateJobError, JobQueueError, QueueClosedError
+from jobqueue.jobs import JobRegistry, JobSpec, JobType
+from jobqueue.options import EnqueueOptions, JobInfo, JobState
+from jobqueue.queue import EnqueueItem
 
 __all__ = ["EnqueuedJob", "RecordingQueue"]
 
@@ -34,14 +29,14 @@ class EnqueuedJob:
     info: JobInfo
 
 
-class RecordingQueue:
+class RecordingQueue(EnqueueShortcuts):
     """Records enqueues instead of storing them, like the reference's `MockQueue`.
 
-    It refuses what the real queue refuses: payloads that are not JSON or do not match the payload
-    type a `registry` (or a `JobType`) declares, unknown queues, unique jobs without a TTL, and a
-    reused job id. Defaults of known job types apply as in the real queue. Unique locks hold for
-    the life of the recording, so a test can assert that a second unique enqueue raises
-    `DuplicateJobError`.
+    It refuses what the real queue refuses (it resolves options with the same code): payloads
+    that are not JSON or do not match the payload type a `registry` (or a `JobType`) declares,
+    unknown queues, unique jobs without a TTL, and a reused job id. Defaults of known job types
+    apply as in the real queue. Unique locks hold for the life of the recording, so a test can
+    assert that a second unique enqueue raises `DuplicateJobError`.
     """
 
     def __init__(
@@ -49,26 +44,14 @@ class RecordingQueue:
         registry: JobRegistry | None = None,
         *,
         queues: tuple[str, ...] = ("critical", "default", "low"),
+        default_queue: str = "default",
     ) -> None:
         self.registry = registry
         self.queues = queues
+        self.default_queue = default_queue
         self.jobs: list[EnqueuedJob] = []
         self.closed = False
         self._unique: dict[str, str] = {}
-
-    async def enqueue(self, job_type: JobRef, payload: Any) -> JobInfo:
-        """Record a job."""
-        return self._record(job_type, payload, EnqueueOptions())
-
-    async def enqueue_with_delay(
-        self, job_type: JobRef, payload: Any, delay: timedelta | float
-    ) -> JobInfo:
-        """Record a delayed job."""
-        return self._record(job_type, payload, EnqueueOptions(delay=delay))
-
-    async def enqueue_at(self, job_type: JobRef, payload: Any, process_at: datetime) -> JobInfo:
-        """Record a scheduled job."""
-        return self._record(job_type, payload, EnqueueOptions(process_at=process_at))
 
     async def enqueue_with_options(
         self, job_type: JobRef, payload: Any, opts: EnqueueOptions
@@ -80,7 +63,7 @@ class RecordingQueue:
         """Record a batch; duplicates are reported in place, like the real queue."""
         results: list[JobInfo | JobQueueError] = []
         for job in jobs:
-            opts = job[2] if len(job) == 3 else EnqueueOptions()
+            opts = job[2] if len(job) == 3 else NO_OPTIONS
             try:
                 results.append(self._record(job[0], job[1], opts))
             except DuplicateJobError as exc:
@@ -128,51 +111,30 @@ class RecordingQueue:
     def _record(self, job: JobRef, payload: Any, opts: EnqueueOptions) -> JobInfo:
         if self.closed:
             raise QueueClosedError("the queue is closed")
-        name = job.name if isinstance(job, JobType) else job
-        spec: JobSpec | JobType[Any] | None = self.registry.get(name) if self.registry else None
-        if spec is None and isinstance(job, JobType):
-            spec = job
-        checker = spec
-        if checker is not None and checker.adapter is not None:
-            payload_json = checker.adapter.dump_python(
-                validate_payload(checker, name, payload), mode="json"
-            )
-        else:
-            payload_json = to_jsonable(payload, name)
-        queue = opts.queue or (spec.queue if spec else None) or "default"
-        if queue not in self.queues:
-            raise UnknownQueueError(queue, self.queues)
-        job_id = opts.job_id or uuid.uuid4().hex
-        if any(j.info.id == job_id for j in self.jobs):
-            raise DuplicateJobError(name, queue, job_id)
-        if opts.unique and opts.unique_ttl is None and (spec is None or spec.unique_ttl is None):
-            raise InvalidOptionsError(
-                f"unique job {name!r} needs unique_ttl (in the options or on the job type)"
-            )
-        if opts.unique:
-            key = f"{queue}:{canonical_digest(name, payload_json)}"
-            if key in self._unique:
-                raise DuplicateJobError(name, queue, self._unique[key])
-            self._unique[key] = job_id
-        default_retry = spec.max_retry if spec is not None else None
-        now = datetime.now(UTC)
-        due = now
-        if opts.process_at is not None:
-            due = opts.process_at
-        elif opts.delay is not None:
-            due = now + timedelta(seconds=as_seconds(opts.delay, "delay") or 0)
-        info = JobInfo(
-            id=job_id,
-            job_type=name,
-            queue=queue,
-            state=JobState.SCHEDULED if due > now else JobState.PENDING,
-            enqueued_at=now,
-            process_at=due,
-            max_retry=opts.max_retry if opts.max_retry is not None else default_retry,
-            timeout=as_seconds(opts.timeout, "timeout") or (spec.timeout if spec else None),
+        sub = resolve(
+            job,
+            payload,
+            opts,
+            specs=self.registry.get if self.registry is not None else _no_spec,
+            queues=self.queues,
+            default_queue=self.default_queue,
+            new_id=lambda: uuid.uuid4().hex,
         )
-        self.jobs.append(EnqueuedJob(name, payload, payload_json, opts, info))
+        if any(j.info.id == sub.id for j in self.jobs):
+            raise DuplicateJobError(sub.job_type, sub.queue, sub.id)
+        if sub.unique_digest is not None:
+            key = f"{sub.queue}:{sub.unique_digest}"
+            if key in self._unique:
+                raise DuplicateJobError(sub.job_type, sub.queue, self._unique[key])
+            self._unique[key] = sub.id
+        now = time.time()
+        info = sub.info(JobState.SCHEDULED if sub.due(now) > now else JobState.PENDING, now)
+        self.jobs.append(EnqueuedJob(sub.job_type, payload, sub.payload, opts, info))
         return info
+
+
+def _no_spec(job_type: str) -> JobSpec | None:
+    return None
 
 
 def _contains(value: Any, fields: dict[str, Any]) -> bool:

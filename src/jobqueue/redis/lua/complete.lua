@@ -1,29 +1,28 @@
--- Jobs succeeded: drop their leases, release their unique locks, and delete them (or keep them
+-- Jobs succeeded: drop their leases, release their unique locks, and forget them (or keep them
 -- for ARGV[2] ms in the completed set). One call acknowledges a whole batch of one queue.
--- KEYS: 1 lease zset, 2 completed zset, 3 stats hash
--- ARGV: 1 job prefix, 2 retention ms, then pairs: id, delivery token
--- Returns how many were acknowledged (stale deliveries are skipped).
+-- KEYS: 1 lease zset, 2 completed zset, 3 stats hash, 4 jobs hash
+-- ARGV: 1 queue base, 2 retention ms, then pairs: id, delivery token
+-- Returns the positions (1-based) of the pairs refused as stale: they changed nothing.
 local now = now_ms()
-local retention = tonumber(ARGV[2])
-local done = 0
+local base, retention = ARGV[1], tonumber(ARGV[2])
+local done, stale = 0, {}
 for i = 3, #ARGV, 2 do
-  local id, jk = ARGV[i], ARGV[1] .. ARGV[i]
-  if not stale(jk, ARGV[i + 1]) then
+  local id = ARGV[i]
+  if held(KEYS[1], base, id, ARGV[i + 1]) then
     redis.call('ZREM', KEYS[1], id)
-    local unique = redis.call('HGET', jk, 'unique')
-    if unique and unique ~= '' and redis.call('GET', unique) == id then
-      redis.call('DEL', unique)
-    end
+    release_unique(KEYS[4], base, id)
     if retention > 0 then
-      redis.call('HSET', jk, 'state', 'completed', 'completed_at', now)
-      redis.call('PEXPIRE', jk, retention)
+      redis.call('HSET', attempt_key(base, id), 'completed_at', now)
       redis.call('ZADD', KEYS[2], now + retention, id)
     else
-      redis.call('DEL', jk)
+      forget(KEYS[4], base, id)
     end
     done = done + 1
+  else
+    stale[#stale + 1] = (i - 1) / 2
   end
 end
-if retention > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now) end
+if retention > 0 then trim_completed(KEYS[2], KEYS[4], base, now, 100) end
 if done > 0 then redis.call('HINCRBY', KEYS[3], 'processed', done) end
-return done
+if #stale > 0 then redis.call('HINCRBY', KEYS[3], 'stale', #stale) end
+return stale

@@ -1,40 +1,33 @@
--- Enqueue jobs of one queue: for each, take the unique lock if asked, store the job hash, then
+-- Enqueue jobs of one queue: for each, take the unique lock if asked, store the record, then
 -- make it pending (or scheduled when it is due later). One call can carry a whole batch.
--- KEYS: 1 pending list, 2 scheduled zset
--- ARGV: 1 job prefix, 2 notify channel (published to when the queue was empty, to wake idle
---       workers), then 9 fields per job: id, message, job type, process_at ms (0: now),
---       unique ttl ms (0: none), unique lock key, max_retry ('' = job type default),
---       timeout seconds (''), delay ms from now (0: none)
+-- KEYS: 1 pending list, 2 scheduled zset, 3 jobs hash
+-- ARGV: 1 queue base, 2 notify channel (published to when the queue was empty, to wake idle
+--       workers), then 7 fields per job: id, job type, record tail, process_at ms (0: now),
+--       delay ms from now (0: none), unique ttl ms (0: none), unique lock key
 -- Returns {enqueued_at_ms, then per job: state ('pending' | 'scheduled') | 'duplicate <existing
 -- id>' | 'conflict <id>'}: one flat string per job is the cheapest reply to build and to read.
 local now = now_ms()
-local queue = string.match(KEYS[1], '{(.*)}')
+local base = ARGV[1]
 local out = {tostring(now)}
 local woke = false
-for i = 3, #ARGV, 9 do
-  local id, jk = ARGV[i], ARGV[1] .. ARGV[i]
-  local unique = ''
+for i = 3, #ARGV, 7 do
+  local id, ttl, lock = ARGV[i], ARGV[i + 5], ARGV[i + 6]
   local reply
-  if redis.call('EXISTS', jk) == 1 then
+  if redis.call('HEXISTS', KEYS[3], id) == 1 or redis.call('EXISTS', attempt_key(base, id)) == 1 then
     reply = 'conflict ' .. id
-  elseif ARGV[i + 4] ~= '0' and not redis.call('SET', ARGV[i + 5], id, 'NX', 'PX', ARGV[i + 4]) then
-    reply = 'duplicate ' .. (redis.call('GET', ARGV[i + 5]) or '')
+  elseif ttl ~= '0' and not redis.call('SET', lock, id, 'NX', 'PX', ttl) then
+    reply = 'duplicate ' .. (redis.call('GET', lock) or '')
   else
-    if ARGV[i + 4] ~= '0' then unique = ARGV[i + 5] end
+    redis.call('HSET', KEYS[3], id, ARGV[i + 1] .. '\31' .. now .. '\31' .. ARGV[i + 2])
     local due = tonumber(ARGV[i + 3])
-    if ARGV[i + 8] ~= '0' then due = now + tonumber(ARGV[i + 8]) end
-    local state = 'pending'
+    if ARGV[i + 4] ~= '0' then due = now + tonumber(ARGV[i + 4]) end
     if due > now then
-      state = 'scheduled'
       redis.call('ZADD', KEYS[2], due, id)
+      reply = 'scheduled'
     else
-      due = now
       if redis.call('LPUSH', KEYS[1], id) == 1 then woke = true end
+      reply = 'pending'
     end
-    redis.call('HSET', jk, 'msg', ARGV[i + 1], 'type', ARGV[i + 2], 'queue', queue,
-      'state', state, 'enqueued_at', now, 'process_at', due, 'max_retry', ARGV[i + 6],
-      'timeout', ARGV[i + 7], 'unique', unique, 'retried', 0, 'lost', 0)
-    reply = state
   end
   out[#out + 1] = reply
 end

@@ -1,16 +1,15 @@
--- Move due jobs from the scheduled and retry sets to pending. Atomic, so two workers forwarding
--- at once never move a job twice.
+-- Move due scheduled and retry jobs to pending. Atomic, so two workers forwarding at once never
+-- move a job twice.
 -- KEYS: 1 scheduled zset, 2 retry zset, 3 pending list
--- ARGV: 1 job prefix, 2 limit per set, 3 notify channel
+-- ARGV: 1 limit per set, 2 notify channel
 -- Returns {moved, ms until the next job is due (-1: none)}
 local now = now_ms()
 local moved, wait = 0, -1
 for k = 1, 2 do
-  local ids = redis.call('ZRANGEBYSCORE', KEYS[k], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
+  local ids = redis.call('ZRANGEBYSCORE', KEYS[k], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
   for _, id in ipairs(ids) do
     redis.call('ZREM', KEYS[k], id)
     redis.call('LPUSH', KEYS[3], id)
-    redis.call('HSET', ARGV[1] .. id, 'state', 'pending')
   end
   moved = moved + #ids
   local nxt = redis.call('ZRANGE', KEYS[k], 0, 0, 'WITHSCORES')
@@ -20,6 +19,6 @@ for k = 1, 2 do
   end
 end
 if moved > 0 and redis.call('LLEN', KEYS[3]) == moved then
-  redis.call('PUBLISH', ARGV[3], '1')
+  redis.call('PUBLISH', ARGV[2], '1')
 end
 return {moved, wait}

@@ -1,11 +1,15 @@
 -- A job failed for good (PermanentError, retries exhausted, malformed): move it to dead.
--- KEYS: 1 lease zset, 2 dead zset, 3 stats hash
--- ARGV: 1 id, 2 error, 3 traceback, 4 job prefix, 5 dead max jobs, 6 dead max age ms, 7 count
+-- KEYS: 1 lease zset, 2 dead zset, 3 stats hash, 4 jobs hash
+-- ARGV: 1 queue base, 2 id, 3 error, 4 traceback, 5 dead max jobs, 6 dead max age ms, 7 count
 --       the failure (1) or not (0), 8 delivery token
-if stale(ARGV[4] .. ARGV[1], ARGV[8] or '') then return 0 end
-local now = now_ms()
-redis.call('ZREM', KEYS[1], ARGV[1])
+-- Returns 1, or 0 when the delivery is stale (nothing changed).
+local base, id = ARGV[1], ARGV[2]
+if not held(KEYS[1], base, id, ARGV[8]) then
+  redis.call('HINCRBY', KEYS[3], 'stale', 1)
+  return 0
+end
+redis.call('ZREM', KEYS[1], id)
 if ARGV[7] == '1' then redis.call('HINCRBY', KEYS[3], 'failed', 1) end
-bury(KEYS[2], ARGV[4], KEYS[3], ARGV[1], ARGV[2], ARGV[3], now, tonumber(ARGV[5]),
+bury(KEYS[2], KEYS[4], base, KEYS[3], id, ARGV[3], ARGV[4], now_ms(), tonumber(ARGV[5]),
   tonumber(ARGV[6]))
 return 1

@@ -1,13 +1,13 @@
 -- Put jobs this worker holds back to the front of pending without counting a failure (used on
--- graceful shutdown). Only jobs whose lease this worker still holds are moved.
+-- graceful shutdown). Only jobs this worker's deliveries still hold are moved.
 -- KEYS: 1 lease zset, 2 pending list
--- ARGV: 1 job prefix, 2 notify channel, then pairs: id, delivery token
+-- ARGV: 1 queue base, 2 notify channel, then pairs: id, delivery token
 local n = 0
 for i = 3, #ARGV, 2 do
-  local id, jk = ARGV[i], ARGV[1] .. ARGV[i]
-  if not stale(jk, ARGV[i + 1]) and redis.call('ZREM', KEYS[1], id) == 1 then
+  local id = ARGV[i]
+  if held(KEYS[1], ARGV[1], id, ARGV[i + 1]) then
+    redis.call('ZREM', KEYS[1], id)
     redis.call('RPUSH', KEYS[2], id)
-    redis.call('HSET', jk, 'state', 'pending')
     n = n + 1
   end
 end

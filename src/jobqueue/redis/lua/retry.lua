@@ -1,13 +1,17 @@
--- An attempt failed and attempts are left: schedule the next one ARGV[2] ms from now.
--- The unique lock is kept. KEYS: 1 job hash, 2 lease zset, 3 retry zset, 4 stats hash
--- ARGV: 1 id, 2 delay ms, 3 error, 4 traceback, 5 delivery token
-if stale(KEYS[1], ARGV[5]) then return 0 end
+-- An attempt failed and attempts are left: schedule the next one ARGV[3] ms from now.
+-- The unique lock is kept. KEYS: 1 lease zset, 2 retry zset, 3 stats hash
+-- ARGV: 1 queue base, 2 id, 3 delay ms, 4 error, 5 traceback, 6 delivery token
+-- Returns 1, or 0 when the delivery is stale (nothing changed).
+local base, id = ARGV[1], ARGV[2]
+if not held(KEYS[1], base, id, ARGV[6]) then
+  redis.call('HINCRBY', KEYS[3], 'stale', 1)
+  return 0
+end
 local now = now_ms()
-redis.call('ZREM', KEYS[2], ARGV[1])
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HINCRBY', KEYS[1], 'retried', 1)
-redis.call('HSET', KEYS[1], 'state', 'retry', 'error', ARGV[3], 'traceback', ARGV[4],
-  'failed_at', now, 'process_at', now + tonumber(ARGV[2]))
-redis.call('ZADD', KEYS[3], now + tonumber(ARGV[2]), ARGV[1])
-redis.call('HINCRBY', KEYS[4], 'failed', 1)
+local ak = attempt_key(base, id)
+redis.call('ZREM', KEYS[1], id)
+redis.call('HINCRBY', ak, 'retried', 1)
+redis.call('HSET', ak, 'error', ARGV[4], 'traceback', ARGV[5], 'failed_at', now)
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), id)
+redis.call('HINCRBY', KEYS[3], 'failed', 1)
 return 1

@@ -25,6 +25,11 @@ class QueueKeys:
         return f"{self.prefix}:{{{self.queue}}}:"
 
     @property
+    def jobs(self) -> str:
+        """Hash of every job's record (id: record), written once at enqueue."""
+        return self.base + "jobs"
+
+    @property
     def pending(self) -> str:
         """List of ids ready to run; producers push left, workers pop right."""
         return self.base + "pending"
@@ -61,7 +66,7 @@ class QueueKeys:
 
     @property
     def stats(self) -> str:
-        """Hash of counters: processed, failed, dead."""
+        """Hash of counters: processed, failed, dead, stale (acknowledgements refused)."""
         return self.base + "stats"
 
     @property
@@ -71,11 +76,15 @@ class QueueKeys:
 
     @property
     def job_prefix(self) -> str:
-        """Prefix of job hashes; the id follows."""
+        """Prefix of attempt hashes; the id follows."""
         return self.base + "job:"
 
     def job(self, job_id: str) -> str:
-        """The hash of one job: message, state, attempts, last error, timestamps."""
+        """The attempt hash of one job: deliveries, retried, lost, last error, timestamps.
+
+        It exists from the job's first delivery on (jobs stored by jobqueue 0.1 keep their
+        record in it too, as `msg`).
+        """
         return self.job_prefix + job_id
 
     @property

@@ -13,4 +13,6 @@ class Label:
     TIMEOUT = "timeout"
     UNIQUE_TTL = "unique_ttl"
     PROCESS_AT = "process_at"
+    DELAY = "delay"
+    """Taskiq's own delay label (seconds), honoured on the `kick()` path."""
     ACK_TYPE = "ack_type"

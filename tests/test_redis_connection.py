@@ -10,7 +10,7 @@ import pytest
 from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 
-from jobqueue.redis.lane import Lane, pack
+from jobqueue.redis._connection import PipelinedConnection, pack
 from jobqueue.testing.redis_server import RedisServer
 
 
@@ -42,33 +42,33 @@ def server() -> Iterator[RedisServer]:
 
 
 @pytest.fixture
-async def lane(jobqueue_redis_url: str) -> AsyncIterator[Lane]:
+async def connection(jobqueue_redis_url: str) -> AsyncIterator[PipelinedConnection]:
     client = Redis.from_url(jobqueue_redis_url + "/5")
-    lane = Lane.for_client(client)
-    assert lane is not None
+    connection = PipelinedConnection.for_client(client)
+    assert connection is not None
     try:
-        yield lane
+        yield connection
     finally:
-        await lane.close()
+        await connection.close()
         await client.aclose()
 
 
 async def test_concurrent_calls_share_the_connection_and_get_their_own_replies(
-    lane: Lane,
+    connection: PipelinedConnection,
 ) -> None:
-    key = "lane:test:counter"
-    await lane.call(["DEL", key])
-    replies = await asyncio.gather(*(lane.call(["INCRBY", key, n]) for n in range(1, 201)))
+    key = "connection:test:counter"
+    await connection.call(["DEL", key])
+    replies = await asyncio.gather(*(connection.call(["INCRBY", key, n]) for n in range(1, 201)))
     # Replies come back in the order the commands were written: running sums of 1..n.
     assert replies == [n * (n + 1) // 2 for n in range(1, 201)]
-    assert await lane.call(["GET", key]) == b"20100"
+    assert await connection.call(["GET", key]) == b"20100"
 
 
-async def test_error_replies_become_redis_py_exceptions(lane: Lane) -> None:
+async def test_error_replies_become_redis_py_exceptions(connection: PipelinedConnection) -> None:
     with pytest.raises(redis_errors.NoScriptError):
-        await lane.call(["EVALSHA", "0" * 40, 0])
-    replies = await lane.call_many(
-        [["SET", "lane:k", "v"], ["LPUSH", "lane:k", "x"], ["GET", "lane:k"]]
+        await connection.call(["EVALSHA", "0" * 40, 0])
+    replies = await connection.call_many(
+        [["SET", "connection:k", "v"], ["LPUSH", "connection:k", "x"], ["GET", "connection:k"]]
     )
     assert replies[0] == b"OK"
     assert isinstance(replies[1], redis_errors.ResponseError)
@@ -76,23 +76,25 @@ async def test_error_replies_become_redis_py_exceptions(lane: Lane) -> None:
     assert replies[2] == b"v"
 
 
-async def test_a_cancelled_call_does_not_shift_the_replies_of_later_calls(lane: Lane) -> None:
-    slow = asyncio.create_task(lane.call(["BLPOP", "lane:nothing", 0.2]))
+async def test_a_cancelled_call_does_not_shift_the_replies_of_later_calls(
+    connection: PipelinedConnection,
+) -> None:
+    slow = asyncio.create_task(connection.call(["BLPOP", "connection:nothing", 0.2]))
     await asyncio.sleep(0.05)
     slow.cancel()
-    assert await lane.call(["ECHO", "mine"]) == b"mine"
+    assert await connection.call(["ECHO", "mine"]) == b"mine"
 
 
 async def test_selects_the_database_of_the_url(jobqueue_redis_url: str) -> None:
     client = Redis.from_url(jobqueue_redis_url + "/7")
-    lane = Lane.for_client(client)
-    assert lane is not None
+    connection = PipelinedConnection.for_client(client)
+    assert connection is not None
     try:
-        await lane.call(["SET", "lane:db", "seven"])
-        assert await client.get("lane:db") == b"seven"
-        assert await Redis.from_url(jobqueue_redis_url + "/0").get("lane:db") is None
+        await connection.call(["SET", "connection:db", "seven"])
+        assert await client.get("connection:db") == b"seven"
+        assert await Redis.from_url(jobqueue_redis_url + "/0").get("connection:db") is None
     finally:
-        await lane.close()
+        await connection.close()
         await client.aclose()
 
 
@@ -100,8 +102,8 @@ async def test_authenticates_with_the_password_of_the_url(server: RedisServer) -
     admin = Redis.from_url(server.url)
     await admin.config_set("requirepass", "s3cret")
     await admin.aclose()
-    good = Lane.for_client(Redis.from_url(server.url.replace("//", "//:s3cret@")))
-    bad = Lane.for_client(Redis.from_url(server.url.replace("//", "//:wrong@")))
+    good = PipelinedConnection.for_client(Redis.from_url(server.url.replace("//", "//:s3cret@")))
+    bad = PipelinedConnection.for_client(Redis.from_url(server.url.replace("//", "//:wrong@")))
     assert good is not None
     assert bad is not None
     try:
@@ -116,18 +118,18 @@ async def test_authenticates_with_the_password_of_the_url(server: RedisServer) -
 async def test_a_lost_server_fails_calls_and_a_new_one_is_reconnected(
     server: RedisServer,
 ) -> None:
-    lane = Lane.for_client(Redis.from_url(server.url))
-    assert lane is not None
+    connection = PipelinedConnection.for_client(Redis.from_url(server.url))
+    assert connection is not None
     try:
-        assert await lane.call(["PING"]) == b"PONG"
+        assert await connection.call(["PING"]) == b"PONG"
         port = server.port
         server.stop()
         with pytest.raises(redis_errors.ConnectionError):
-            await lane.call(["PING"])
+            await connection.call(["PING"])
         with RedisServer(port=port):  # what a restarted Redis looks like to the client
-            assert await lane.call(["PING"]) == b"PONG"
+            assert await connection.call(["PING"]) == b"PONG"
     finally:
-        await lane.close()
+        await connection.close()
 
 
 async def test_a_server_that_stops_answering_times_out(unused_tcp_port: int) -> None:
@@ -137,25 +139,25 @@ async def test_a_server_that_stops_answering_times_out(unused_tcp_port: int) -> 
         accepted.append(writer)
 
     listener = await asyncio.start_server(silent, "127.0.0.1", unused_tcp_port)
-    lane = Lane(port=unused_tcp_port, host="127.0.0.1", timeout=0.2)
+    connection = PipelinedConnection(port=unused_tcp_port, host="127.0.0.1", timeout=0.2)
     try:
         with pytest.raises(redis_errors.TimeoutError):
-            await lane.call(["PING"])
+            await connection.call(["PING"])
         with pytest.raises(redis_errors.TimeoutError):
-            await lane.call(["PING"])
+            await connection.call(["PING"])
         assert len(accepted) == 2  # a new connection after the timeout
     finally:
-        await lane.close()
+        await connection.close()
         listener.close()
         for writer in accepted:
             writer.close()
 
 
 def test_tls_urls_go_through_redis_py() -> None:
-    assert Lane.for_client(Redis.from_url("rediss://localhost:6380/0")) is None
+    assert PipelinedConnection.for_client(Redis.from_url("rediss://localhost:6380/0")) is None
 
 
-async def test_closed_lane_refuses_calls(lane: Lane) -> None:
-    await lane.close()
+async def test_closed_lane_refuses_calls(connection: PipelinedConnection) -> None:
+    await connection.close()
     with pytest.raises(redis_errors.ConnectionError):
-        await lane.call(["PING"])
+        await connection.call(["PING"])

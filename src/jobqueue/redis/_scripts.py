@@ -1,9 +1,10 @@
 """The Lua scripts behind every state change; each one is a single atomic step in Redis.
 
-Calls go out as plain EVALSHA, alone or many in one pipeline, on the broker's `Lane` when it has
-one (see `lane.py`), else through redis-py. redis-py's own `Script` objects check
-`SCRIPT EXISTS` before every pipeline, which doubles the round trips of a batch; here a script
-is loaded once, and only a NOSCRIPT reply (a restarted or flushed server) loads it again.
+Calls go out as plain EVALSHA, alone or many in one pipeline, on the broker's
+`PipelinedConnection` when it has one (see `_connection.py`), else through redis-py. redis-py's
+own `Script` objects check `SCRIPT EXISTS` before every pipeline, which doubles the round trips
+of a batch; here a script is loaded once, and only a NOSCRIPT reply (a restarted or flushed
+server) loads it again.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
-from jobqueue.redis.lane import Lane
+from jobqueue.redis._connection import PipelinedConnection
 
 __all__ = ["Call", "Script", "Scripts"]
 
@@ -42,9 +43,9 @@ Call = tuple[Script, Sequence[Any], Sequence[Any]]
 class Scripts:
     """The scripts of the Redis driver, run on one client."""
 
-    def __init__(self, client: Redis, lane: Lane | None = None) -> None:
+    def __init__(self, client: Redis, connection: PipelinedConnection | None = None) -> None:
         self.client = client
-        self.lane = lane
+        self.connection = connection
         self.enqueue = Script("enqueue")
         self.fetch = Script("fetch")
         self.extend = Script("extend")
@@ -78,8 +79,8 @@ class Scripts:
             return await self._call(script, keys, args)
 
     async def _call(self, script: Script, keys: Sequence[Any], args: Sequence[Any]) -> Any:
-        if self.lane is not None:
-            return await self.lane.call(["EVALSHA", script.sha, len(keys), *keys, *args])
+        if self.connection is not None:
+            return await self.connection.call(["EVALSHA", script.sha, len(keys), *keys, *args])
         return await self.client.evalsha(script.sha, len(keys), *keys, *args)
 
     async def batch(self, calls: Sequence[Call]) -> list[Any]:
@@ -96,8 +97,8 @@ class Scripts:
         return replies
 
     async def _pipeline(self, calls: Sequence[Call]) -> list[Any]:
-        if self.lane is not None:
-            return await self.lane.call_many(
+        if self.connection is not None:
+            return await self.connection.call_many(
                 [["EVALSHA", script.sha, len(keys), *keys, *args] for script, keys, args in calls]
             )
         if len(calls) == 1:  # a pipeline's bookkeeping costs more than the call itself

@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING
 
 from taskiq import ScheduledTask, ScheduleSource, TaskiqMessage
 from taskiq.exceptions import ScheduledTaskCancelledError
-from taskiq.labels import prepare_label
 
+from jobqueue._labels import Label
+from jobqueue._resolve import resolve_taskiq
 from jobqueue.errors import JobQueueError
-from jobqueue.labels import Label
 
 if TYPE_CHECKING:
-    from jobqueue.redis.broker import RedisJobBroker
+    from jobqueue.redis._broker import RedisJobBroker
 
 __all__ = ["RedisScheduleSource"]
 
@@ -46,7 +46,7 @@ class RedisScheduleSource(ScheduleSource):
 
     async def startup(self) -> None:
         """Connect through the broker."""
-        if self.broker._client is None:
+        if not self.broker.connected:
             await self.broker.startup()
             self._started_broker = True
 
@@ -94,15 +94,18 @@ class RedisScheduleSource(ScheduleSource):
         message = TaskiqMessage(
             task_id=schedule.task_id or schedule.schedule_id,
             task_name=schedule.task_name,
-            labels={},
+            labels={**schedule.labels, Label.PROCESS_AT: schedule.time.timestamp()},
             labels_types={},
             args=schedule.args,
             kwargs=schedule.kwargs,
         )
-        labels = {**schedule.labels, Label.PROCESS_AT: schedule.time.timestamp()}
-        for name, value in labels.items():
-            message.labels[name], message.labels_types[name] = prepare_label(value)  # type: ignore[index]
-        submission = self.broker.submission_from_message(self.broker.formatter.dumps(message))
+        settings = self.broker.settings
+        submission = resolve_taskiq(
+            message,
+            specs=self.broker.job_specs.get,
+            queues=settings.queues,
+            default_queue=settings.default_queue,
+        )
         (result,) = await self.broker.submit([submission])
         if isinstance(result, JobQueueError):
             raise result

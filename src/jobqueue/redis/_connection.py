@@ -3,8 +3,8 @@
 redis-py's asyncio client spends most of a command's time in Python rather than in Redis: on
 Python 3.11 its socket timeout starts a task for every write (`asyncio.wait_for`), and each
 command goes through the connection pool, the retry wrapper, event hooks and a per-argument
-encoder. On this path that is about 60 % of an enqueue. The `Lane` sends jobqueue's script calls
-itself, on one connection of its own:
+encoder. On this path that is about 60 % of an enqueue. The `PipelinedConnection` sends
+jobqueue's script calls itself, on one connection of its own:
 
 - arguments are packed into RESP in one pass, and replies parsed by hiredis (which
   `redis[hiredis]` installs);
@@ -18,9 +18,9 @@ itself, on one connection of its own:
   have been lost after Redis applied the command, and only the caller knows whether to retry.
 
 It speaks plain TCP or a Unix socket, with AUTH and SELECT, and is used when the client's
-connection settings are those alone; with TLS or a credential provider, `Lane.for_client`
-returns `None` and the scripts go through redis-py. Everything else (pub/sub, inspection, the
-schedule source) always uses redis-py.
+connection settings are those alone; with TLS or a credential provider,
+`PipelinedConnection.for_client` returns `None` and the scripts go through redis-py. Everything
+else (pub/sub, inspection, the schedule source) always uses redis-py.
 """
 
 from __future__ import annotations
@@ -35,9 +35,11 @@ import hiredis
 from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 from redis.asyncio.connection import Connection, UnixDomainSocketConnection
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import ResponseError
 
-__all__ = ["Lane", "pack"]
+from jobqueue.redis._errors import from_reply
+
+__all__ = ["PipelinedConnection", "pack"]
 
 
 def pack(args: Sequence[Any]) -> bytes:
@@ -85,14 +87,6 @@ _WRITE_NOW = 64 * 1024
 # Arguments that recur in every call (counts, flags, empty options), packed once.
 _EMPTY = b"$0\r\n\r\n"
 _SMALL_INTS = {n: b"$%d\r\n%d\r\n" % (len(str(n)), n) for n in range(-1, 1024)}
-
-
-def _error(reply: ResponseError) -> ResponseError:
-    """redis-py's exception for an error reply (NOSCRIPT is the one callers act on)."""
-    message = str(reply)
-    if message.startswith("NOSCRIPT"):
-        return NoScriptError(message)
-    return reply
 
 
 class _Protocol(asyncio.Protocol):
@@ -170,7 +164,7 @@ class _Protocol(asyncio.Protocol):
             if future.done():  # its caller gave up (cancelled); the reply still keeps the order
                 continue
             if isinstance(reply, ResponseError):
-                future.set_exception(_error(reply))
+                future.set_exception(from_reply(reply))
             else:
                 future.set_result(reply)
 
@@ -204,7 +198,7 @@ class _Protocol(asyncio.Protocol):
             await self._writable.wait()
 
 
-class Lane:
+class PipelinedConnection:
     """One pipelined connection for script calls; see the module's docstring."""
 
     def __init__(
@@ -230,7 +224,7 @@ class Lane:
         self._closed = False
 
     @classmethod
-    def for_client(cls, client: Redis) -> Lane | None:
+    def for_client(cls, client: Redis) -> PipelinedConnection | None:
         """A lane to the server `client` talks to, with its settings; `None` if unsupported."""
         pool = client.connection_pool
         if pool.connection_class not in (Connection, UnixDomainSocketConnection):
@@ -259,11 +253,16 @@ class Lane:
         protocol = await self._connected()
         futures = [protocol.send(pack(args)) for args in commands]
         replies: list[Any] = []
-        for future in futures:
+        failure: BaseException | None = None
+        for future in futures:  # every future is awaited, so none leaves an unread exception
             try:
                 replies.append(await future)
-            except ResponseError as exc:
+            except ResponseError as exc:  # an error reply: its command's result
                 replies.append(exc)
+            except Exception as exc:  # a lost connection or a server not ready: the whole call
+                failure = failure or exc
+        if failure is not None:
+            raise failure
         return replies
 
     async def close(self) -> None:

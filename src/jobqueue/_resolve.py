@@ -1,0 +1,182 @@
+"""Enqueue options resolved once: from (job type, payload, options, job spec) to a `Submission`.
+
+`JobQueue`, `RecordingQueue` and the `kick()` path of the drivers all go through `resolve` (or
+`resolve_taskiq`), so "which queue, how many retries, which timeout, which unique window, when is
+it due" has one answer everywhere. The enqueue script computes the due time the same way on the
+store's clock (`enqueue.lua`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from taskiq import TaskiqMessage
+
+from jobqueue._wire import encode_tail, from_taskiq
+from jobqueue.codec import canonical_digest, to_jsonable
+from jobqueue.errors import InvalidOptionsError, UnknownQueueError
+from jobqueue.jobs import JobSpec, JobType, validate_payload
+from jobqueue.options import EnqueueOptions, JobInfo, JobState, as_seconds
+
+__all__ = ["JobRef", "Submission", "resolve", "resolve_taskiq"]
+
+JobRef = str | JobType[Any]
+"""A job type by name, or a typed `JobType`."""
+Spec = JobSpec | JobType[Any]
+SpecLookup = Callable[[str], JobSpec | None]
+"""The job spec of a job type, if known (`registry.get`, `broker.job_specs.get`)."""
+
+
+@dataclass(slots=True, kw_only=True)
+class Submission:
+    """One job on its way into the store, with every option resolved."""
+
+    id: str
+    job_type: str
+    queue: str
+    payload: Any
+    """The payload's JSON form."""
+    max_retry: int | None = None
+    timeout: float | None = None
+    unique_ttl: float | None = None
+    unique_digest: str | None = None
+    delay: float | None = None
+    """Seconds from when the store accepts the job, on the store's clock (not the producer's)."""
+    process_at: float | None = None
+    """Epoch seconds; `None` (or a time past) runs it now."""
+    tail: bytes = b""
+    """The stored record after its job type and enqueue time (see `_wire`)."""
+
+    def due(self, now: float) -> float:
+        """When the job becomes due, for a store that accepts it at `now`."""
+        if self.delay:
+            return now + self.delay
+        if self.process_at and self.process_at > now:
+            return self.process_at
+        return now
+
+    def info(self, state: JobState, enqueued_at: float) -> JobInfo:
+        """The `JobInfo` producers get back once the store accepted this job."""
+        return JobInfo(
+            id=self.id,
+            job_type=self.job_type,
+            queue=self.queue,
+            state=state,
+            enqueued_at=datetime.fromtimestamp(enqueued_at, UTC),
+            process_at=datetime.fromtimestamp(self.due(enqueued_at), UTC),
+            max_retry=self.max_retry,
+            timeout=self.timeout,
+        )
+
+
+def resolve(
+    job: JobRef,
+    payload: Any,
+    opts: EnqueueOptions,
+    *,
+    specs: SpecLookup,
+    queues: Collection[str],
+    default_queue: str,
+    new_id: Callable[[], str],
+) -> Submission:
+    """Validate one job and resolve its options (enqueue option, else job type, else setting).
+
+    Raises:
+        PayloadError: The payload is not JSON or does not match the job type's payload type.
+        InvalidOptionsError: The options cannot work (an unknown queue, unique without a TTL).
+    """
+    job_type = job.name if isinstance(job, JobType) else job
+    spec: Spec | None = specs(job_type)
+    if spec is None and isinstance(job, JobType):
+        spec = job  # a producer without the job's code still knows its declared defaults
+    queue = _queue(opts.queue or (spec.queue if spec else None) or default_queue, queues)
+    if spec is not None and spec.adapter is not None:  # the registry's view wins, as in workers
+        payload = spec.adapter.dump_python(validate_payload(spec, job_type, payload), mode="json")
+    body = to_jsonable(payload, job_type)
+    max_retry = opts.max_retry
+    if max_retry is None and spec is not None:
+        max_retry = spec.max_retry
+    timeout = as_seconds(opts.timeout, "timeout")
+    if timeout is None and spec is not None:
+        timeout = spec.timeout
+    unique_ttl = _unique_ttl(job_type, opts, spec)
+    return Submission(
+        id=opts.job_id or new_id(),
+        job_type=job_type,
+        queue=queue,
+        payload=body,
+        max_retry=None if max_retry is None else int(max_retry),
+        timeout=timeout,
+        unique_ttl=unique_ttl,
+        unique_digest=canonical_digest(job_type, [[body], {}]) if unique_ttl else None,
+        delay=as_seconds(opts.delay, "delay") or None,
+        process_at=opts.process_at.timestamp() if opts.process_at is not None else None,
+    )
+
+
+def _queue(queue: str, queues: Collection[str]) -> str:
+    if queue not in queues:
+        raise UnknownQueueError(queue, tuple(queues))
+    return queue
+
+
+def _unique_ttl(job_type: str, opts: EnqueueOptions, spec: Spec | None) -> float | None:
+    if not opts.unique:
+        return None
+    ttl = as_seconds(opts.unique_ttl, "unique_ttl")
+    if ttl is None and spec is not None:
+        ttl = spec.unique_ttl
+    if not ttl:
+        raise InvalidOptionsError(
+            f"unique job {job_type!r} needs unique_ttl (in the options or on the job type)"
+        )
+    return ttl
+
+
+def resolve_taskiq(
+    message: TaskiqMessage,
+    *,
+    specs: SpecLookup,
+    queues: Collection[str],
+    default_queue: str,
+) -> Submission:
+    """A message sent by Taskiq itself (`task.kiq()`, `taskiq scheduler`), as a submission.
+
+    Its labels are read as enqueue options; Taskiq's own `delay` label counts too. Labels that
+    jobqueue does not own are kept with the job.
+    """
+    spec = specs(message.task_name)
+    try:
+        options = from_taskiq(message)
+    except ValueError as exc:
+        raise InvalidOptionsError(f"task {message.task_name!r}: bad option label: {exc}") from None
+    queue = _queue(options.queue or (spec and spec.queue) or default_queue, queues)
+    args, kwargs = list(message.args), dict(message.kwargs)
+    standard = len(args) == 1 and not kwargs
+    body = to_jsonable(args[0] if standard else [args, kwargs], message.task_name)
+    digest = canonical_digest(message.task_name, [args, kwargs]) if options.unique_ttl else None
+    submission = Submission(
+        id=message.task_id,
+        job_type=message.task_name,
+        queue=queue,
+        payload=body,
+        max_retry=options.max_retry,
+        timeout=options.timeout,
+        unique_ttl=options.unique_ttl,
+        unique_digest=digest,
+        process_at=options.process_at,
+        delay=None if options.process_at is not None else options.delay,
+    )
+    submission.tail = encode_tail(
+        orjson.dumps(body),
+        unique_digest=digest,
+        max_retry=options.max_retry,
+        timeout=options.timeout,
+        labels=options.labels,
+        args_and_kwargs=not standard,
+    )
+    return submission
