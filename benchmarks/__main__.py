@@ -11,14 +11,15 @@ from pathlib import Path
 from benchmarks import report, runner, venvs
 from benchmarks.systems import SYSTEMS
 
-PHASES = ("enqueue", "backlog", "latency")
+PHASES = ("enqueue", "backlog", "latency", "memory", "commands")
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
         description="Compare jobqueue with other Redis job queues: enqueue rate, backlog "
-        "throughput of one worker process, latency under steady load, worker memory.",
+        "throughput of one worker process, latency under steady load, worker memory, Redis "
+        "memory per queued job and Redis commands per job.",
     )
     parser.add_argument("--quick", action="store_true", help="small sizes (well under 2 min)")
     parser.add_argument(

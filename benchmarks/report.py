@@ -21,7 +21,7 @@ class Column:
     def fmt(self, value: float | None) -> str:
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return "-"
-        if self.unit == "jobs/s":
+        if self.unit in ("jobs/s", "B"):
             return f"{value:,.0f}"
         return f"{value:.1f}" if value >= 10 else f"{value:.2f}"
 
@@ -39,6 +39,9 @@ COLUMNS = [
     Column("latency_1000_p50", "1k/s p50", "ms", False),
     Column("latency_1000_p99", "1k/s p99", "ms", False),
     Column("peak_rss", "RSS MiB", "MiB", False),
+    Column("memory_per_job", "mem B", "B", False),
+    Column("commands_sent", "cmds sent", "commands", False),
+    Column("commands_executed", "cmds run", "commands", False),
 ]
 
 LEGEND = """\
@@ -48,7 +51,10 @@ noop, sleep: backlog of N jobs drained by ONE worker process, timed from spawnin
 100/s, 1k/s p50/p99: enqueue-to-start latency at that steady offered rate (ms); "over cap":
   not run, the system drained its noop backlog at less than 1.2 x that rate (it cannot keep up)
 RSS MiB: peak RSS (VmHWM) of the worker process tree, summed over its processes
-vs best peer: >1 means jobqueue is better by that factor (rates: jq/best; ms and MiB: best/jq)"""
+mem B: Redis used_memory per queued job, no worker: slope from N/2 to N jobs enqueued one by one
+cmds sent / run: Redis commands per job, enqueue to acknowledgement (enqueue slope + one worker's
+  drain slope): sent by the clients / executed by the server, Lua scripts' inner calls included
+vs best peer: >1 means jobqueue is better by that factor (rates: jq/best; the others: best/jq)"""
 
 
 def ratios(results: dict[str, Any], reference: str = REFERENCE) -> dict[str, dict[str, Any]]:
@@ -94,7 +100,8 @@ def render(results: dict[str, Any]) -> str:
             ("enqueue jobs/s", 0, 3),
             ("backlog jobs/s, 1 worker", 3, 7),
             ("latency ms", 7, 11),
-            ("mem", 11, 12),
+            ("worker", 11, 12),
+            ("redis per job", 12, 15),
         )
     )
     lines = [group, head, "-" * len(head)]
@@ -132,7 +139,7 @@ def render(results: dict[str, Any]) -> str:
         LEGEND,
         "",
         f"mode {meta.get('mode')}, repeat {meta.get('repeat')} (median), "
-        f"backlog N={meta.get('sizes', {}).get('backlog')}, redis {meta.get('redis')}, "
+        f"{_sizes(meta)}, redis {meta.get('redis')}, "
         f"python {meta.get('python')}, {meta.get('machine')}, "
         f"took {meta.get('seconds', 0):.0f} s",
     ]
@@ -144,6 +151,13 @@ def render(results: dict[str, Any]) -> str:
     if errors:
         lines += ["", "errors:", *errors]
     return "\n".join(lines)
+
+
+def _sizes(meta: dict[str, Any]) -> str:
+    sizes = meta.get("sizes", {})
+    phases = meta.get("phases") or ["backlog"]
+    shown = [p for p in ("backlog", "memory", "commands") if p in phases and p in sizes]
+    return ", ".join(f"{p} N={sizes[p]}" for p in shown) or f"backlog N={sizes.get('backlog')}"
 
 
 def _errored(entry: dict[str, Any], key: str) -> bool:

@@ -11,6 +11,13 @@ Phases, per system, in this order:
 - latency: a warmed-up worker gets an open-loop offered load of 100/s then 1,000/s of noop jobs;
   each job records start-time minus its enqueue time; p50/p99 in ms.
 - peak RSS: the largest per-run sum of VmHWM over the worker process and its children.
+- memory: no worker; N jobs enqueued one at a time in two halves; Redis `used_memory` after the
+  second half minus after the first, per job (the slope: one-off allocations cancel out).
+- commands: N jobs enqueued one at a time, then ONE worker drains them while a MONITOR feed and
+  `INFO all` snapshots count the queue server's commands; the job counter lives on a second
+  private Redis, so nothing the harness does lands on the queue server but its own snapshots
+  (subtracted). Per job: enqueue slope (second half of the enqueue) + worker slope (jobs N/4 to
+  3N/4), as commands the clients sent and commands executed (inner script calls included).
 """
 
 from __future__ import annotations
@@ -27,13 +34,14 @@ import sys
 import textwrap
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import redis
 
-from benchmarks import procs, profiling, venvs
+from benchmarks import procs, profiling, redisstats, venvs
 from benchmarks.systems import SYSTEMS, System
 from benchmarks.systems._body import COUNTER, FIRST, LATENCY
 
@@ -63,13 +71,19 @@ class Sizes:
     concurrency: int = 100
     rates: tuple[int, ...] = (100, 1000)
     warmup: int = 50
+    memory: int = 20_000
+    """Jobs enqueued by the memory phase (the slope is taken over the second half)."""
+    commands: int = 2_000
+    """Jobs enqueued and drained by the commands phase."""
+    idle_seconds: float = 2.0
+    """How long the commands phase counts an idle worker's commands after the drain."""
     start_timeout: float = 60.0
     worker_concurrency: int = 10
     worker_logs: str = "quiet"
     """`quiet`: systems whose CLI logs every job run at WARNING; `default`: each CLI's default."""
 
 
-QUICK = Sizes(  # under two minutes for all eight systems, even on a slow day
+QUICK = Sizes(  # all eight systems, every phase: about 2.5 min (95 s without memory, commands)
     enqueue_sequential=500,
     enqueue_concurrent=1000,
     enqueue_batch=3000,
@@ -77,6 +91,9 @@ QUICK = Sizes(  # under two minutes for all eight systems, even on a slow day
     latency_seconds=1.0,
     enqueue_timeout=60.0,
     backlog_timeout=90.0,
+    memory=5_000,
+    commands=1_000,
+    idle_seconds=1.0,
 )
 FULL = Sizes(
     enqueue_sequential=5000,
@@ -164,20 +181,30 @@ class SystemRun:
     seconds: float = 0.0
     settings: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+    """Per-phase breakdowns that are not single figures (top commands, keys by pattern)."""
 
 
 class Bench:
     """Runs every phase of one system against the private Redis at `url`."""
 
     def __init__(
-        self, url: str, sizes: Sizes, log_dir: Path, profile: frozenset[str] = frozenset()
+        self,
+        url: str,
+        sizes: Sizes,
+        log_dir: Path,
+        profile: frozenset[str] = frozenset(),
+        counter_url: str | None = None,
     ) -> None:
         self.profile = profile
         self.queue_url = f"{url}/{QUEUE_DB}"
         self.metrics_url = f"{url}/{METRICS_DB}"
+        # The commands phase counts jobs on this second server, off the one it measures.
+        self.counter_url = f"{counter_url}/{METRICS_DB}" if counter_url else None
         self.sizes = sizes
         self.log_dir = log_dir
         self.r = redis.Redis.from_url(self.metrics_url)
+        self.queue = redis.Redis.from_url(self.queue_url)
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -200,8 +227,8 @@ class Bench:
     def reset_metrics(self) -> None:
         self.r.delete(COUNTER, FIRST, LATENCY)
 
-    def count(self) -> int:
-        return int(self.r.get(COUNTER) or 0)
+    def count(self, counter: redis.Redis | None = None) -> int:
+        return int((self.r if counter is None else counter).get(COUNTER) or 0)
 
     def wait_count(
         self,
@@ -211,12 +238,13 @@ class Bench:
         rss: procs.PeakRss | None = None,
         worker_log: Path | None = None,
         on_first: Callable[[], None] | None = None,
+        counter: redis.Redis | None = None,
     ) -> float:
         """Poll the counter every 2 ms until it reaches `target`; the wall time it did."""
         deadline = time.monotonic() + timeout
         next_sample = 0.0
         while True:
-            n = self.count()
+            n = self.count(counter)
             if n >= target:
                 return time.time()
             if n and on_first is not None:
@@ -234,13 +262,18 @@ class Bench:
             time.sleep(0.002)
 
     def start_worker(
-        self, python: str, system: System, hello: dict[str, Any], tag: str
+        self,
+        python: str,
+        system: System,
+        hello: dict[str, Any],
+        tag: str,
+        extra_env: dict[str, str] | None = None,
     ) -> tuple[subprocess.Popen[Any], Path]:
         log_path = self.log_dir / f"{system.name}-{tag}.log"
         log_path.unlink(missing_ok=True)
         proc = procs.spawn(
             [python, *hello["worker_argv"]],
-            env=self.env(hello["worker_env"]),
+            env=self.env({**hello["worker_env"], **(extra_env or {})}),
             cwd=REPO,
             log=log_path,
         )
@@ -390,6 +423,141 @@ class Bench:
         finally:
             procs.kill_group(proc, grace=WORKER_GRACE)
 
+    def memory_phase(self, driver: Driver, run: SystemRun) -> None:
+        """Redis memory per queued job, no worker: the slope between N/2 and N stored jobs."""
+        s = self.sizes
+        n = s.memory
+        half = n // 2
+        try:
+            self.reset()
+            driver.call(s.enqueue_timeout, cmd="prepare")
+            points = [(0, redisstats.settled_memory(self.queue))]
+            for upto in (half, n):
+                # One at a time, on one connection; each call returns once Redis stored the job.
+                driver.call(
+                    s.enqueue_timeout * 2,
+                    cmd="enqueue",
+                    mode="sequential",
+                    n=upto - points[-1][0],
+                    body="noop",
+                )
+                points.append((upto, redisstats.settled_memory(self.queue)))
+            (_, before), (_, mid), (_, after) = points
+            keys = int(self.queue.dbsize())
+            breakdown = redisstats.key_breakdown(self.queue, n)
+        except (PhaseError, redis.RedisError) as exc:
+            run.errors["memory"] = str(exc)
+            log(f"    memory: FAILED {exc}")
+            return
+        m = run.metrics
+        m["memory_per_job"] = (after["used_memory"] - mid["used_memory"]) / (n - half)
+        m["memory_per_job_mean"] = (after["used_memory"] - before["used_memory"]) / n
+        m["memory_dataset_per_job"] = (after["dataset"] - mid["dataset"]) / (n - half)
+        m["memory_keys_per_job"] = keys / n
+        run.details["memory"] = {
+            "reported": "memory_per_job = (used_memory at N - at N/2) / (N/2)",
+            "jobs": n,
+            "used_memory": {str(k): v["used_memory"] for k, v in points},
+            "used_memory_dataset": {str(k): v["dataset"] for k, v in points},
+            "keys": keys,
+            "memory_usage_per_job": sum(g["bytes"] for g in breakdown.values()) / n,
+            "keys_by_pattern": breakdown,
+        }
+        top = ", ".join(
+            f"{name} {g['bytes_per_job']:.0f}" for name, g in list(breakdown.items())[:3]
+        )
+        log(
+            f"    memory: {m['memory_per_job']:,.0f} B/job (slope N/2..N; "
+            f"{m['memory_per_job_mean']:,.0f} from empty), {m['memory_keys_per_job']:.2f} keys/job"
+            f"; MEMORY USAGE B/job: {top}"
+        )
+
+    def commands_phase(self, python: str, system: System, driver: Driver, run: SystemRun) -> None:
+        """Redis commands per job, enqueue to acknowledgement (see `redisstats.CommandWatch`)."""
+        s = self.sizes
+        n = s.commands
+        half = n // 2
+        if self.counter_url is None:
+            run.errors["commands"] = "no counter server"
+            return
+        counter = redis.Redis.from_url(self.counter_url)
+        proc: subprocess.Popen[Any] | None = None
+        watch: redisstats.CommandWatch | None = None
+        try:
+            self.reset()
+            counter.flushall()
+            driver.call(s.enqueue_timeout, cmd="prepare")
+            watch = redisstats.CommandWatch(self.queue_url)
+            start = watch.snapshot(0)
+            driver.call(s.enqueue_timeout, cmd="enqueue", mode="sequential", n=half, body="noop")
+            mid = watch.snapshot(0)
+            driver.call(
+                s.enqueue_timeout, cmd="enqueue", mode="sequential", n=n - half, body="noop"
+            )
+            enqueued = watch.snapshot(0)
+            proc, log_path = self.start_worker(
+                python, system, driver.hello, "commands", {"BENCH_METRICS_URL": self.counter_url}
+            )
+            marks = []
+            for target in (n // 4, 3 * n // 4, n):
+                self.wait_count(target, s.backlog_timeout, proc, None, log_path, counter=counter)
+                marks.append(watch.snapshot(lambda: self.count(counter)))
+            quarter, three_quarters, done = marks
+            time.sleep(0.5)  # past the drain's tail (the last acks) and into idle polling
+            idle_from = watch.snapshot(lambda: self.count(counter))
+            time.sleep(s.idle_seconds)
+            idle_to = watch.snapshot(lambda: self.count(counter))
+        except (PhaseError, TimeoutError, OSError, redis.RedisError) as exc:
+            run.errors["commands"] = str(exc)
+            log(f"    commands: FAILED {exc}")
+            return
+        finally:
+            if proc is not None:
+                procs.kill_group(proc, grace=WORKER_GRACE)
+            if watch is not None:
+                watch.close()
+            counter.close()
+        w = redisstats.CommandWatch.window
+        enqueue = w(mid, enqueued, jobs=n - half)
+        worker = w(quarter, three_quarters)
+        whole = w(start, done, jobs=n)
+        idle = w(idle_from, idle_to)
+        idle_seconds = idle.seconds
+        idle.jobs = idle_seconds  # per_job() of this window is per second
+        m = run.metrics
+        for part, win in (("enqueue", enqueue), ("worker", worker), ("whole", whole)):
+            m[f"commands_{part}_sent"] = win.n_sent() / win.jobs
+            m[f"commands_{part}_executed"] = win.n_executed() / win.jobs
+        m["commands_sent"] = m["commands_enqueue_sent"] + m["commands_worker_sent"]
+        m["commands_executed"] = m["commands_enqueue_executed"] + m["commands_worker_executed"]
+        m["commands_reads"] = enqueue.reads / enqueue.jobs + worker.reads / worker.jobs
+        m["commands_idle_executed_per_s"] = idle.n_executed() / idle_seconds
+        m["commands_idle_sent_per_s"] = idle.n_sent() / idle_seconds
+        run.details["commands"] = {
+            "reported": "commands_sent / commands_executed = enqueue slope (jobs N/2..N, no "
+            "worker) + worker slope (completed jobs N/4..3N/4), per job",
+            "jobs": n,
+            "enqueue_slope": enqueue.per_job(),
+            "worker_slope": worker.per_job(),
+            "whole_run": {
+                **whole.per_job(),
+                "note": "from before the first enqueue to the counter reaching N: one-offs "
+                "included, the last in-flight jobs' acks may be missing",
+            },
+            "enqueue_all": w(start, enqueued, jobs=n).per_job(),
+            "idle_per_second": {k: v for k, v in idle.per_job().items() if k != "jobs"},
+            "monitor_lines": watch.monitor.lines,
+        }
+        log(
+            f"    commands: {m['commands_sent']:.2f} sent/job, {m['commands_executed']:.2f} "
+            f"executed/job (enqueue {m['commands_enqueue_sent']:.2f}/"
+            f"{m['commands_enqueue_executed']:.2f}, worker {m['commands_worker_sent']:.2f}/"
+            f"{m['commands_worker_executed']:.2f}); whole run {m['commands_whole_executed']:.2f}; "
+            f"idle {m['commands_idle_executed_per_s']:.1f}/s"
+        )
+        top = worker.per_job(top=6)["top_executed"]
+        log(f"      worker, executed per job: {top}")
+
     def run_system(self, python: str, system: System, phases: set[str]) -> SystemRun:
         run = SystemRun()
         started = time.monotonic()
@@ -411,6 +579,10 @@ class Bench:
                     self.backlog_phase(python, system, driver, body, run)
             if "latency" in phases:
                 self.latency_phase(python, system, driver, run)
+            if "memory" in phases:
+                self.memory_phase(driver, run)
+            if "commands" in phases:
+                self.commands_phase(python, system, driver, run)
             for hook in EXTRA_PHASES.get(system.name, []):
                 try:
                     run.metrics.update(hook(self, system, driver))
@@ -522,8 +694,10 @@ def run(
             log(f"[{name}] FAILED to install: {exc}")
     executable = pick_redis_server()
     results["meta"]["redis"] = ".".join(map(str, redis_version(executable))) or executable
-    with RedisServer(executable) as server:
-        bench = Bench(server.url, sizes, log_dir, profile)
+    with ExitStack() as stack:
+        server = stack.enter_context(RedisServer(executable))
+        counter = stack.enter_context(RedisServer(executable)) if "commands" in phases else None
+        bench = Bench(server.url, sizes, log_dir, profile, counter.url if counter else None)
         for rep in range(repeat):
             for name in systems:
                 if name not in pythons:
@@ -537,6 +711,7 @@ def run(
                         "errors": outcome.errors,
                         "seconds": outcome.seconds,
                         "skipped": outcome.skipped,
+                        "details": outcome.details,
                     }
                 )
                 if outcome.settings:
