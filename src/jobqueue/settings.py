@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal, Self
 from urllib.parse import quote
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from jobqueue._names import check_queue_name
 from jobqueue.errors import ConfigurationError
 
 __all__ = ["CacheSettings", "HttpSettings", "QueueSettings", "RedisSettings", "parse_weights"]
 
-_QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.:-]+$")
 _URL_SCHEMES = ("redis://", "rediss://", "unix://")
 _SECRET_FIELDS = frozenset({"password", "url"})
 
 
 def parse_weights(value: Any) -> dict[str, int]:
-    """Parse queue weights from `critical=6,default=3,low=1`, a JSON object or a mapping."""
+    """Parse queue weights from `critical=6,default=3,low=1`, a JSON object or a mapping.
+
+    Raises:
+        ValueError: The text is not such a list, a queue name breaks the rules of
+            `check_queue_name` (an `InvalidOptionsError`, which is a `ValueError`), or a weight is
+            not an integer >= 1.
+    """
     if isinstance(value, str):
         text = value.strip()
         if text.startswith("{"):
@@ -36,8 +41,7 @@ def parse_weights(value: Any) -> dict[str, int]:
         raise ValueError("expected queue weights such as 'critical=6,default=3,low=1'")
     weights: dict[str, int] = {}
     for name, weight in value.items():
-        if not _QUEUE_NAME.match(str(name)):
-            raise ValueError(f"queue name {name!r} may hold only letters, digits and _ . : -")
+        check_queue_name(str(name))
         number = int(weight)
         if number < 1:
             raise ValueError(f"weight of queue {name!r} must be >= 1, got {number}")
