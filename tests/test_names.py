@@ -156,3 +156,25 @@ def test_documented_job_types_are_accepted() -> None:
     for name in ("email:send", "report:generate", "webhook.deliver", "ünïcode/types_1", "a"):
         assert check_job_type(name) == name
         assert re.fullmatch(r"\S+", name)
+
+
+_KICK_WIRING = (
+    "JobBroker.submission_from_message (broker.py) must call check_job_id(message.task_id) and "
+    "check_job_type(message.task_name); remove this marker once it does"
+)
+
+
+@pytest.mark.xfail(strict=True, reason=_KICK_WIRING)
+@pytest.mark.parametrize(
+    ("task_id", "task_name"),
+    [("{x}", "email:send"), ("", "email:send"), ("x" * 201, "email:send"), ("ok", "a b")],
+)
+def test_taskiq_kick_path_refuses_bad_names(task_id: str, task_name: str) -> None:
+    from taskiq import BrokerMessage
+
+    from jobqueue.memory import MemoryJobBroker
+
+    broker = MemoryJobBroker(QueueSettings(driver="memory"))
+    message = BrokerMessage(task_id=task_id, task_name=task_name, message=b"{}", labels={})
+    with pytest.raises(InvalidOptionsError):
+        broker.submission_from_message(message)
