@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from jobqueue.codec import canonical_digest, to_jsonable
+from jobqueue.codec import canonical_digest, dump_validated, to_jsonable
 from jobqueue.errors import (
     DuplicateJobError,
     InvalidOptionsError,
@@ -132,11 +132,8 @@ class RecordingQueue:
         spec: JobSpec | JobType[Any] | None = self.registry.get(name) if self.registry else None
         if spec is None and isinstance(job, JobType):
             spec = job
-        checker = spec
-        if checker is not None and checker.adapter is not None:
-            payload_json = checker.adapter.dump_python(
-                validate_payload(checker, name, payload), mode="json"
-            )
+        if spec is not None and spec.adapter is not None:
+            payload_json = dump_validated(spec.adapter, validate_payload(spec, name, payload), name)
         else:
             payload_json = to_jsonable(payload, name)
         queue = opts.queue or (spec.queue if spec else None) or "default"
