@@ -188,11 +188,11 @@ def test_declared_sets_and_json_types_still_work() -> None:
     assert (again.tags, again.frozen) == (model.tags, model.frozen)
     assert to_jsonable(model, "t") == dumped
     declared = TypeAdapter(Declared)
-    value = Declared(raw=b"\x00a", by_id={1: "a"}, hidden={2}, path=Path("/tmp/x"))
+    value = Declared(raw=b"\x00a", by_id={1: "a"}, hidden={2}, path=Path("reports/x.csv"))
     assert dump_validated(declared, value, "t") == {
         "raw": "\x00a",
         "by_id": {"1": "a"},
-        "path": "/tmp/x",
+        "path": "reports/x.csv",
     }
     points = TypeAdapter(Point)
     assert dump_validated(points, Point(1.5, {"a": [1]}), "t") == {"x": 1.5, "meta": {"a": [1]}}
