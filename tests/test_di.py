@@ -9,7 +9,7 @@ import httpx
 import pytest
 from dependency_injector import containers, providers
 from dependency_injector.wiring import Provide
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 
 from jobqueue import JobQueue, JobRegistry, JobType, PayloadError, QueueSettings
 from jobqueue.cache import Cache, MemoryCache
@@ -149,7 +149,9 @@ async def test_invalid_payload_reaching_a_worker_goes_to_dead(
     assert seen == []
 
 
-async def test_http_client_resource_uses_the_injected_transport() -> None:
+async def test_http_client_resource_uses_the_injected_transport(
+    settings: QueueSettings, jobqueue_redis_url: str
+) -> None:
     calls: list[str] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -157,6 +159,11 @@ async def test_http_client_resource_uses_the_injected_transport() -> None:
         return httpx.Response(202, json={"ok": True})
 
     core = QueueContainer()
+    # Every resource starts with init_resources: the queue and the cache use the private Redis.
+    core.settings.override(settings)
+    core.cache_settings.override(
+        CacheSettings(url=SecretStr(jobqueue_redis_url), key_prefix=f"{settings.key_prefix}-cache")
+    )
     core.http_transport.override(httpx.MockTransport(handler))
     await core.init_resources(providers.Resource)  # type: ignore[arg-type]
     try:

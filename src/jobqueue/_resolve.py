@@ -16,8 +16,9 @@ from typing import Any
 import orjson
 from taskiq import TaskiqMessage
 
+from jobqueue._names import check_job_id, check_job_type
 from jobqueue._wire import encode_tail, from_taskiq
-from jobqueue.codec import canonical_digest, to_jsonable
+from jobqueue.codec import canonical_digest, dump_validated, to_jsonable
 from jobqueue.errors import InvalidOptionsError, UnknownQueueError
 from jobqueue.jobs import JobSpec, JobType, validate_payload
 from jobqueue.options import EnqueueOptions, JobInfo, JobState, as_seconds
@@ -95,8 +96,9 @@ def resolve(
         spec = job  # a producer without the job's code still knows its declared defaults
     queue = _queue(opts.queue or (spec.queue if spec else None) or default_queue, queues)
     if spec is not None and spec.adapter is not None:  # the registry's view wins, as in workers
-        payload = spec.adapter.dump_python(validate_payload(spec, job_type, payload), mode="json")
-    body = to_jsonable(payload, job_type)
+        body = dump_validated(spec.adapter, validate_payload(spec, job_type, payload), job_type)
+    else:
+        body = to_jsonable(payload, job_type)
     max_retry = opts.max_retry
     if max_retry is None and spec is not None:
         max_retry = spec.max_retry
@@ -149,6 +151,8 @@ def resolve_taskiq(
     Its labels are read as enqueue options; Taskiq's own `delay` label counts too. Labels that
     jobqueue does not own are kept with the job.
     """
+    check_job_id(message.task_id)
+    check_job_type(message.task_name)
     spec = specs(message.task_name)
     try:
         options = from_taskiq(message)

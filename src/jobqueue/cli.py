@@ -12,8 +12,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
+import socket
 import sys
 from collections.abc import Sequence
+
+from redis.exceptions import AuthenticationError as RedisAuthenticationError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from jobqueue.errors import JobQueueError
 from jobqueue.options import JobState
@@ -57,8 +63,8 @@ def _show(record: JobRecord) -> str:
     return "\n".join(lines)
 
 
-async def _run(args: argparse.Namespace) -> int:
-    broker = RedisJobBroker(QueueSettings.from_env())
+async def _run(args: argparse.Namespace, settings: QueueSettings) -> int:
+    broker = RedisJobBroker(settings)
     await broker.startup()
     try:
         inspector = Inspector(broker)
@@ -96,10 +102,57 @@ async def _run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command; the exit status is 0 on success."""
+    """Run the command; the exit status is 0 on success.
+
+    A bad setting or an unreachable Redis is reported in one line on stderr (never with the
+    password), with exit status 2.
+    """
     args = _parser().parse_args(argv)
     try:
-        return asyncio.run(_run(args))
+        settings = QueueSettings.from_env()
     except JobQueueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(str(exc))
+    try:
+        return asyncio.run(_run(args, settings))
+    except JobQueueError as exc:
+        return _fail(str(exc))
+    except _UNREACHABLE as exc:
+        return _fail(_unreachable(exc, settings))
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+_UNREACHABLE = (RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError)
+"""Redis could not be reached or refused us (redis-py's errors, or the socket's own)."""
+
+
+def _unreachable(exc: BaseException, settings: QueueSettings) -> str:
+    """One line: where we tried to connect, which variable said so, and why it failed."""
+    source = "QUEUE_URL" if settings.url is not None else "QUEUE_HOST and QUEUE_PORT, or QUEUE_URL"
+    return f"cannot connect to Redis at {settings.redacted_url()} (from {source}): {_cause(exc)}"
+
+
+def _cause(exc: BaseException) -> str:
+    chain: list[BaseException] = []
+    link: BaseException | None = exc
+    while link is not None and link not in chain:
+        chain.append(link)
+        link = link.__cause__ or link.__context__
+    if any(isinstance(e, RedisAuthenticationError) for e in chain):
+        return "authentication failed (check the username and password)"
+    if any(isinstance(e, ConnectionRefusedError) for e in chain):
+        return "connection refused (is Redis running on that host and port?)"
+    if any(isinstance(e, socket.gaierror) for e in chain):
+        return "the host name could not be resolved"
+    if any(isinstance(e, RedisTimeoutError | TimeoutError) for e in chain):
+        return "timed out"
+    return f"{type(exc).__name__}: {_first_line(exc)}"
+
+
+def _first_line(exc: BaseException) -> str:
+    """The error's first line, with anything like a password cut out."""
+    text = (str(exc).splitlines() or [""])[0]
+    return re.sub(r"://[^@\s]*@", "://***@", text)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, get_type_hints
 from pydantic import TypeAdapter, ValidationError
 
 from jobqueue._inject import has_marker, inject_if_needed
+from jobqueue._names import check_job_type, check_queue_name
 from jobqueue.errors import InvalidOptionsError, PayloadError
 from jobqueue.options import as_seconds
 from jobqueue.retry import RetryDelay
@@ -59,10 +60,10 @@ class JobType(Generic[PayloadT]):
         timeout: timedelta | float | None = None,
         unique_ttl: timedelta | float | None = None,
     ) -> None:
-        self.name = name
+        self.name = check_job_type(name)
         self.payload_type = payload_type
         self.adapter: TypeAdapter[PayloadT] = TypeAdapter(payload_type)
-        self.queue = queue
+        self.queue = None if queue is None else check_queue_name(queue)
         self.max_retry = max_retry
         self.timeout = as_seconds(timeout, "timeout")
         self.unique_ttl = as_seconds(unique_ttl, "unique_ttl")
@@ -247,9 +248,15 @@ class JobRegistry:
         )
 
     def add(self, spec: JobSpec) -> None:
-        """Register a job spec; a job type can be registered once."""
-        if not spec.job_type or "{" in spec.job_type or "}" in spec.job_type:
-            raise InvalidOptionsError(f"invalid job type {spec.job_type!r}")
+        """Register a job spec; a job type can be registered once.
+
+        Raises:
+            InvalidOptionsError: The job type or its default queue breaks its naming rule, a
+                default is invalid, or the job type is already registered.
+        """
+        check_job_type(spec.job_type)
+        if spec.queue is not None:
+            check_queue_name(spec.queue)
         if spec.max_retry is not None and spec.max_retry < 0:
             raise InvalidOptionsError(f"{spec.job_type}: max_retry must be >= 0")
         if spec.job_type in self._specs:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from jobqueue._names import check_job_id, check_queue_name
 from jobqueue.errors import InvalidOptionsError
 
 __all__ = ["EnqueueOptions", "JobContext", "JobInfo", "JobRecord", "JobState", "as_seconds"]
@@ -47,7 +48,12 @@ class EnqueueOptions:
             the job type declares one).
         delay: Run no earlier than this long from now.
         process_at: Run no earlier than this timezone-aware time.
-        job_id: Use this id instead of a generated one (a second job with it is a duplicate).
+        job_id: Use this id instead of a generated one (a second job with it is a duplicate):
+            1 to 200 printable ASCII characters, without whitespace or braces.
+
+    Raises:
+        InvalidOptionsError: Options contradict each other, or a value breaks its rule (a queue
+            name or job id as `jobqueue._names` checks them).
     """
 
     queue: str | None = None
@@ -77,8 +83,10 @@ class EnqueueOptions:
         if self.unique_ttl is not None and not self.unique:
             raise InvalidOptionsError("unique_ttl is set but unique is False")
         as_seconds(self.delay, "delay")
-        if self.job_id is not None and (not self.job_id or "{" in self.job_id):
-            raise InvalidOptionsError("job_id must be a non-empty string without braces")
+        if self.queue is not None:
+            check_queue_name(self.queue)
+        if self.job_id is not None:
+            check_job_id(self.job_id)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -4,22 +4,40 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any, Literal, Self
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from jobqueue._names import check_queue_name
 from jobqueue.errors import ConfigurationError
 
-__all__ = ["CacheSettings", "HttpSettings", "QueueSettings", "RedisSettings", "parse_weights"]
+__all__ = [
+    "CacheSettings",
+    "HttpSettings",
+    "QueueSettings",
+    "RedisSettings",
+    "check_redis_url",
+    "parse_weights",
+]
 
-_QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.:-]+$")
 _URL_SCHEMES = ("redis://", "rediss://", "unix://")
 _SECRET_FIELDS = frozenset({"password", "url"})
+_ENCODE_HINT = (
+    "percent-encode reserved characters in the username and password "
+    "(/ as %2F, # as %23, ? as %3F, @ as %40, : as %3A)"
+)
+_DB_PATH = re.compile(r"/?[0-9]*")
 
 
 def parse_weights(value: Any) -> dict[str, int]:
-    """Parse queue weights from `critical=6,default=3,low=1`, a JSON object or a mapping."""
+    """Parse queue weights from `critical=6,default=3,low=1`, a JSON object or a mapping.
+
+    Raises:
+        ValueError: The text is not such a list, a queue name breaks the rules of
+            `check_queue_name` (an `InvalidOptionsError`, which is a `ValueError`), or a weight is
+            not an integer >= 1.
+    """
     if isinstance(value, str):
         text = value.strip()
         if text.startswith("{"):
@@ -36,8 +54,7 @@ def parse_weights(value: Any) -> dict[str, int]:
         raise ValueError("expected queue weights such as 'critical=6,default=3,low=1'")
     weights: dict[str, int] = {}
     for name, weight in value.items():
-        if not _QUEUE_NAME.match(str(name)):
-            raise ValueError(f"queue name {name!r} may hold only letters, digits and _ . : -")
+        check_queue_name(str(name))
         number = int(weight)
         if number < 1:
             raise ValueError(f"weight of queue {name!r} must be >= 1, got {number}")
@@ -75,8 +92,8 @@ class RedisSettings(_EnvSettings):
     @field_validator("url")
     @classmethod
     def _check_url(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not value.get_secret_value().startswith(_URL_SCHEMES):
-            raise ValueError("must start with redis://, rediss:// or unix://")
+        if value is not None:
+            check_redis_url(value.get_secret_value())
         return value
 
     def redis_url(self) -> str:
@@ -88,6 +105,59 @@ class RedisSettings(_EnvSettings):
             auth = ":" + quote(self.password.get_secret_value(), safe="") + "@"
         return f"redis://{auth}{self.host}:{self.port}/{self.db}"
 
+    def redacted_url(self) -> str:
+        """The connection URL with the password replaced by `***`: safe to show."""
+        parts = urlsplit(self.redis_url())
+        userinfo, at, hostport = parts.netloc.rpartition("@")
+        if at and ":" in userinfo:
+            userinfo = userinfo.partition(":")[0] + ":***"
+        query = re.sub(r"(^|&)password=[^&]*", r"\1password=***", parts.query)
+        return urlunsplit(parts._replace(netloc=f"{userinfo}{at}{hostport}", query=query))
+
+
+def check_redis_url(url: str) -> None:
+    """Check that redis-py reads a Redis URL as meant; the message never quotes any of it.
+
+    Args:
+        url: A `redis://`, `rediss://` or `unix://` URL, possibly holding a password.
+
+    Raises:
+        ValueError: The scheme is not one of those, a reserved character in the password cuts
+            the URL short, the port is not 1 to 65535, the database is not a number, or redis-py
+            cannot read a query parameter.
+    """
+    if not url.startswith(_URL_SCHEMES):
+        raise ValueError("must start with redis://, rediss:// or unix://")
+    parts = urlsplit(url)
+    rest = url.split("://", 1)[1][len(parts.netloc) :]
+    if "@" in rest:  # a '/', '?' or '#' in the password ended the host part before its '@'
+        raise ValueError(f"cannot be read: the host part is cut short; {_ENCODE_HINT}")
+    hostport = parts.netloc.rpartition("@")[2]
+    _check_port(hostport)
+    if parts.scheme == "unix":
+        if not parts.path:
+            raise ValueError("a unix:// URL needs the socket's path (unix:///run/redis.sock)")
+    elif not _DB_PATH.fullmatch(parts.path):
+        raise ValueError("the database (the URL's path, as in /1) must be a number >= 0")
+    from redis.connection import parse_url
+
+    try:  # the query: redis-py reads db, socket_timeout, ... (given no username or password)
+        parse_url(f"{parts.scheme}://{hostport}{rest}")  # type: ignore[no-untyped-call]
+    except ValueError:
+        raise ValueError(
+            "a query parameter has a value redis-py cannot read (such as ?db=x)"
+        ) from None
+
+
+def _check_port(hostport: str) -> None:
+    _, colon, port = hostport.rpartition(":")
+    if not colon or hostport.endswith("]") or not port:  # no port (an IPv6 host ends with ']')
+        return
+    if not port.isdigit():
+        raise ValueError(f"the port must be a number from 1 to 65535; {_ENCODE_HINT}")
+    if not 1 <= int(port) <= 65535:
+        raise ValueError("the port must be a number from 1 to 65535")
+
 
 class QueueSettings(RedisSettings):
     """Settings of the queue and its workers; each field `x` is read from `QUEUE_X`.
@@ -96,7 +166,11 @@ class QueueSettings(RedisSettings):
     """
 
     model_config = SettingsConfigDict(
-        env_prefix="QUEUE_", env_file=".env", extra="ignore", frozen=True
+        env_prefix="QUEUE_",
+        env_file=".env",
+        extra="ignore",
+        frozen=True,
+        hide_input_in_errors=True,  # a pydantic error must not show the URL or the password
     )
 
     driver: Literal["redis", "memory"] = "redis"
@@ -157,7 +231,11 @@ class CacheSettings(RedisSettings):
     """Settings of the cache; each field `x` is read from `CACHE_X` (database 0 by default)."""
 
     model_config = SettingsConfigDict(
-        env_prefix="CACHE_", env_file=".env", extra="ignore", frozen=True
+        env_prefix="CACHE_",
+        env_file=".env",
+        extra="ignore",
+        frozen=True,
+        hide_input_in_errors=True,  # a pydantic error must not show the URL or the password
     )
 
     driver: Literal["redis", "memory"] = "redis"
