@@ -24,9 +24,23 @@ from typing import Any
 import jobqueue
 from chaos import harness
 from chaos.harness import Context, ScenarioResult
-from chaos.scenarios import redis_kill, redis_shutdown, sigkill_storm
+from chaos.scenarios import (
+    client_kill,
+    client_pause,
+    event_loop_stall,
+    redis_kill,
+    redis_shutdown,
+    sigkill_storm,
+)
 
-SCENARIOS: list[ModuleType] = [sigkill_storm, redis_kill, redis_shutdown]
+SCENARIOS: list[ModuleType] = [
+    sigkill_storm,
+    redis_kill,
+    redis_shutdown,
+    client_pause,
+    client_kill,
+    event_loop_stall,
+]
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:

@@ -28,7 +28,8 @@ Definitions used in the report (see also `chaos/README.md`):
   rate) have landed within one second, all of them after the fault ended; or until the last job
   completed, if that comes first. A completion is a job's first `done` line. Blank for
   scenarios without a steady load.
-- **drain**: seconds from the end of the fault until the last job completed.
+- **drain**: seconds from the end of the fault until the last `done` line (a job that runs
+  again after all the others had finished counts).
 - **state**: jobs that are, at the end, in more than one place (pending, lease, scheduled,
   retry, dead, completed), still waiting after the drain, in a list without a stored job, or
   completed and yet also waiting or dead.
@@ -379,6 +380,8 @@ class LogScan:
     """What a worker command's log shows."""
 
     dead_lines: int = 0
+    recovery_scans: int = 0
+    """Scans that took back jobs whose lease had expired ("Recovered jobs of a stopped worker")."""
     crash_exceptions: list[str] = field(default_factory=list)
     """The last exception line of each traceback that ended a worker process."""
     tracebacks: collections.Counter[str] = field(default_factory=collections.Counter)
@@ -411,6 +414,8 @@ def scan_log(text: str, marker: str | None = None) -> LogScan:
             scan.marker_lines += 1
         if _DEAD_LINE.search(line):
             scan.dead_lines += 1
+        if "Recovered jobs of a stopped worker" in line:
+            scan.recovery_scans += 1
         level = _LEVEL_LINE.match(line)
         if level:
             scan.error_lines[level.group(1)] += 1
@@ -452,6 +457,7 @@ class CrashReport:
     deliberate_kills: int = 0
     deliberate_exits: int = 0
     processes: int = 0
+    recovery_scans: int = 0
     crash_exceptions: list[str] = field(default_factory=list)
     tracebacks: dict[str, int] = field(default_factory=dict)
     deliberate_tracebacks: int = 0
@@ -585,6 +591,7 @@ class WorkerPool:
             report.crash_exceptions += whole.crash_exceptions
             tracebacks.update(whole.tracebacks)
             errors.update(whole.error_lines)
+            report.recovery_scans += whole.recovery_scans
             report.deliberate_tracebacks += whole.deliberate_tracebacks
             report.marker_lines += whole.marker_lines
             report.longest_log_line = max(report.longest_log_line, whole.longest_line)
@@ -882,16 +889,22 @@ def state_anomalies(
 
 
 def recovery_times(
-    first_done: Iterable[float], fault_end: float | None, rate: float | None
+    first_done: Iterable[float],
+    fault_end: float | None,
+    rate: float | None,
+    every_done: Iterable[float] | None = None,
 ) -> tuple[float | None, float | None]:
-    """(recovery, drain) in seconds after `fault_end`; see the module docstring."""
+    """(recovery, drain) in seconds after `fault_end`; see the module docstring.
+
+    Recovery counts first completions; drain ends at the last `done` line of all
+    (`every_done`, when given: a job run again after the others finished counts too).
+    """
     if fault_end is None:
         return None, None
     after = sorted(t for t in first_done if t >= fault_end)
-    if not after:
-        return None, None
-    drain_s = after[-1] - fault_end
-    if not rate:
+    ends = [t for t in (every_done if every_done is not None else after) if t >= fault_end]
+    drain_s = max(ends) - fault_end if ends else None
+    if not after or not rate:
         return None, drain_s
     need = max(1, math.ceil(RECOVERED_SHARE * rate))
     back = after[-1]
@@ -900,6 +913,17 @@ def recovery_times(
             back = min(back, after[i + need - 1])
             break
     return back - fault_end, drain_s
+
+
+def set_times(
+    result: ScenarioResult, ledger: Ledger, fault_end: float | None, rate: float | None
+) -> None:
+    """Fill in `recovery_s` and `drain_s` from the ledger (see `recovery_times`)."""
+    result.recovery_s, result.drain_s = recovery_times(
+        ledger.first_done().values(), fault_end, rate, [e.t for e in ledger.of("done")]
+    )
+    if fault_end is not None:
+        result.details["fault_end"] = fault_end
 
 
 @dataclass

@@ -18,7 +18,8 @@ Ledger lines are `<event> <key> <pid> <unix time>`:
 - `done <key>`: the handler's body ran to its end, written before the acknowledgement goes out;
 - `exit <key>`: the handler is about to end its own process with `os._exit(1)`.
 
-Jobs: `chaos:work` sleeps `ms` milliseconds (asyncio); `chaos:stall` waits (asyncio) until its
+Jobs: `chaos:work` sleeps `ms` milliseconds (asyncio), after its `trigger` file exists if it
+names one; `chaos:stall` waits (asyncio) until its
 `trigger` file exists, then blocks the event loop with `time.sleep(seconds)`; `chaos:raise`
 raises the `BaseException` named by `kind` (`BaseException`, `SystemExit`,
 `KeyboardInterrupt`), or with `kind` `exit` calls `os._exit(1)`. Exceptions raised on purpose
@@ -54,11 +55,18 @@ def record(event: str, key: str) -> None:
     os.write(_ledger_fd, f"{event} {key} {os.getpid()} {time.time():.6f}\n".encode())
 
 
+async def _wait_for(trigger: Path) -> None:
+    while not trigger.exists():  # noqa: ASYNC110, ASYNC240 - a file has no event to wait on
+        await asyncio.sleep(0.01)
+
+
 @registry.job("chaos:work")
 async def work(payload: dict[str, Any]) -> None:
-    """Sleep `ms` milliseconds without blocking the event loop."""
+    """Sleep `ms` milliseconds without blocking the event loop (after `trigger`, if given)."""
     key = str(payload["key"])
     record("start", key)
+    if "trigger" in payload:
+        await _wait_for(Path(str(payload["trigger"])))
     await asyncio.sleep(float(payload.get("ms", 0)) / 1000)
     record("done", key)
 
@@ -68,9 +76,7 @@ async def stall(payload: dict[str, Any]) -> None:
     """Wait for the trigger file, then block the whole event loop for `seconds`."""
     key = str(payload["key"])
     record("start", key)
-    trigger = Path(str(payload["trigger"]))
-    while not trigger.exists():  # noqa: ASYNC110, ASYNC240 - a file has no event to wait on
-        await asyncio.sleep(0.01)
+    await _wait_for(Path(str(payload["trigger"])))
     time.sleep(float(payload["seconds"]))  # noqa: ASYNC251 - blocking on purpose
     record("done", key)
 

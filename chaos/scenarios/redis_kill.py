@@ -27,7 +27,7 @@ from chaos.harness import (
     fill,
     new_id,
     random_ms,
-    recovery_times,
+    set_times,
     state_anomalies,
     tally,
     work_item,
@@ -82,9 +82,7 @@ async def run_outage(
         anomalies=state_anomalies(found.places, ledger.first_done()),
         producer=producer,
     )
-    result.recovery_s, result.drain_s = recovery_times(
-        ledger.first_done().values(), fault_end, rate
-    )
+    set_times(result, ledger, fault_end, rate)
     result.fail(crashes.unexpected > 0, f"{crashes.unexpected} worker processes exited")
     plain = {k: n for k, n in producer.errors.items() if "ResponseError" in k}
     result.fail(bool(plain), f"the producer got plain ResponseErrors: {plain}")

@@ -22,7 +22,7 @@ from chaos.harness import (
     fill,
     new_id,
     random_ms,
-    recovery_times,
+    set_times,
     state_anomalies,
     tally,
     work_item,
@@ -65,9 +65,7 @@ async def run(ctx: Context) -> ScenarioResult:
         producer=producer,
     )
     fault_end = pool.kill_times[-1] if pool.kill_times else None
-    result.recovery_s, result.drain_s = recovery_times(
-        ledger.first_done().values(), fault_end, rate
-    )
+    set_times(result, ledger, fault_end, rate)
     result.fail(crashes.unexpected > 0, f"{crashes.unexpected} unexpected worker exits")
     result.fail(len(pool.killed) < kills, f"only {len(pool.killed)} of {kills} kills happened")
     result.notes.append(f"{len(pool.killed)} worker processes SIGKILLed")
