@@ -28,6 +28,8 @@ from chaos.scenarios import (
     client_kill,
     client_pause,
     event_loop_stall,
+    hostile_names,
+    poison,
     redis_kill,
     redis_shutdown,
     sigkill_storm,
@@ -40,6 +42,8 @@ SCENARIOS: list[ModuleType] = [
     client_pause,
     client_kill,
     event_loop_stall,
+    poison,
+    hostile_names,
 ]
 
 

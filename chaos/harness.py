@@ -799,27 +799,38 @@ async def wait_until(check: Callable[[], Awaitable[bool]], seconds: float) -> bo
     return await check()
 
 
+QUIET = 2.0
+"""Seconds with no job waiting anywhere after which a drain ends even if jobs are missing."""
+
+
 async def drain(
     broker: RedisJobBroker, ledger: Ledger, expected: set[str], dead_ok: set[str], seconds: float
 ) -> bool:
-    """Wait until the expected keys completed (or are `dead_ok`) and no job waits anywhere.
+    """Wait until the jobs have settled; whether they all did within `seconds`.
 
-    Returns whether that happened within `seconds`.
+    Settled: the expected keys completed (or are among `dead_ok`) and no job waits anywhere
+    (pending, leased, retrying, scheduled); or no job has waited anywhere for `QUIET` seconds,
+    so the missing ones will not come (they are lost, or dead).
     """
     inspector = Inspector(broker)
+    quiet_since: float | None = None
 
     async def settled() -> bool:
+        nonlocal quiet_since
         ledger.refresh()
-        done = set(ledger.first_done())
-        if not expected <= done | dead_ok:
-            return False
         try:
             stats = await inspector.stats()
         except Exception as exc:
             if is_transient(exc):
+                quiet_since = None
                 return False
             raise
-        return all(s.pending + s.active + s.retry + s.scheduled == 0 for s in stats)
+        if any(s.pending + s.active + s.retry + s.scheduled for s in stats):
+            quiet_since = None
+            return False
+        now = time.monotonic()
+        quiet_since = quiet_since or now
+        return expected <= set(ledger.first_done()) | dead_ok or now - quiet_since >= QUIET
 
     return await wait_until(settled, seconds)
 
@@ -981,6 +992,7 @@ def fill(
     allowed_twice: set[str] | None,
     anomalies: dict[str, str] | None = None,
     producer: Producer | None = None,
+    found: Findings | None = None,
 ) -> None:
     """Copy the figures into the result, with the failures every scenario shares.
 
@@ -1012,6 +1024,8 @@ def fill(
         ran_twice_ids=dict(list(counts.ran_twice.items())[:50]),
         ran_twice_not_allowed=not_allowed[:50],
     )
+    if found is not None and found.inspector_error:
+        result.fail(True, f"Inspector.jobs(queue, 'dead') fails: {found.inspector_error}")
     if anomalies is not None:
         result.state_anomalies = len(anomalies)
         result.fail(
@@ -1149,6 +1163,8 @@ class Findings:
 
     dead: dict[str, str]
     places: dict[str, layout.Placement]
+    inspector_error: str | None = None
+    """Why `Inspector` could not list the dead set (the reasons were read another way)."""
 
 
 class Stage:
@@ -1229,8 +1245,8 @@ class Stage:
         if self._pool is not None and self._pool.commands:
             self._pool.census()
         broker = self.producer.broker
-        dead = await retry_transient(lambda: layout.dead_reasons(broker), 30)
+        dead: layout.DeadSet = await retry_transient(lambda: layout.dead_reasons(broker), 30)
         places = await retry_transient(
             lambda: layout.placements(broker.client, self.settings.key_prefix, broker.keys), 30
         )
-        return Findings(dead, places)
+        return Findings(dead.reasons, places, dead.inspector_error)

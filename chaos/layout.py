@@ -3,7 +3,8 @@
 The storage layout is the library's business and is being changed, so every function that knows
 it is in this module, and nowhere else:
 
-- `dead_reasons` reads the dead set through `Inspector`, the supported API (layout-free);
+- `dead_reasons` reads the dead set through `Inspector`, the supported API (layout-free), and
+  only if that fails from the job hashes' `error` field;
 - `write_raw_bad_job` stores a job the way the enqueue script would, but with any bytes as its
   message (or none at all): job hash `<prefix>:{<queue>}:job:<id>` with fields `msg`, `type`,
   `queue`, `state`, ..., and the id pushed onto `<prefix>:{<queue>}:pending`;
@@ -27,20 +28,52 @@ from jobqueue.redis import RedisJobBroker
 from jobqueue.redis.inspector import Inspector
 from jobqueue.redis.keys import QueueKeys
 
-__all__ = ["Placement", "dead_reasons", "leased_then_pause", "placements", "write_raw_bad_job"]
+__all__ = [
+    "DeadSet",
+    "Placement",
+    "dead_reasons",
+    "leased_then_pause",
+    "placements",
+    "write_raw_bad_job",
+]
 
 WAITING = ("pending", "lease", "scheduled", "retry")
 """Places a job is in while it still has to run."""
 
 
-async def dead_reasons(broker: RedisJobBroker, limit: int = 100_000) -> dict[str, str]:
-    """Id -> error of every job in the dead sets of the broker's queues (`Inspector` API)."""
+async def dead_reasons(broker: RedisJobBroker, limit: int = 100_000) -> DeadSet:
+    """Id -> error of every job in the dead sets of the broker's queues.
+
+    Read through `Inspector.jobs(queue, "dead")`, the supported API. Should that fail (a record
+    it cannot parse), the reasons are read from the job hashes' `error` field instead, and the
+    inspector's error is kept in `inspector_error`.
+    """
     inspector = Inspector(broker)
-    out: dict[str, str] = {}
+    out = DeadSet()
     for queue in broker.settings.queues:
-        for record in await inspector.jobs(queue, JobState.DEAD, limit):
-            out[record.id] = record.error or ""
+        try:
+            records = await inspector.jobs(queue, JobState.DEAD, limit)
+        except Exception as exc:
+            out.inspector_error = f"{type(exc).__name__}: {exc}"
+            keys = QueueKeys(broker.settings.key_prefix, queue)
+            ids = cast(list[bytes], await broker.client.zrange(keys.dead, 0, limit - 1))
+            for raw in ids:
+                error = cast(
+                    bytes | None, await broker.client.hget(keys.job(raw.decode()), "error")
+                )
+                out.reasons[raw.decode()] = (error or b"").decode(errors="replace")
+            continue
+        for record in records:
+            out.reasons[record.id] = record.error or ""
     return out
+
+
+@dataclass
+class DeadSet:
+    """The dead jobs' reasons, and whether `Inspector` could list them."""
+
+    reasons: dict[str, str] = field(default_factory=dict)
+    inspector_error: str | None = None
 
 
 async def write_raw_bad_job(

@@ -67,6 +67,7 @@ async def run(ctx: Context) -> ScenarioResult:
         pool,
         allowed_twice=None,
         anomalies=state_anomalies(found.places, ledger.first_done()),
+        found=found,
         producer=producer,
     )
     set_times(result, ledger, kill_times[-1] if kill_times else None, rate)

@@ -74,6 +74,7 @@ async def run(ctx: Context) -> ScenarioResult:
         pool,
         allowed_twice=leased,
         anomalies=state_anomalies(found.places, ledger.first_done()),
+        found=found,
         producer=producer,
     )
     set_times(result, ledger, windows[-1][1], rate)

@@ -83,6 +83,7 @@ async def run(ctx: Context) -> ScenarioResult:
         pool,
         allowed_twice={k for k, n in counts.ran_twice.items() if n <= 2},
         anomalies=state_anomalies(found.places, ledger.first_done()),
+        found=found,
         producer=producer,
     )
     thrice = {k: n for k, n in counts.ran_twice.items() if n > 2}

@@ -80,6 +80,7 @@ async def run_outage(
         pool,
         allowed_twice=None,
         anomalies=state_anomalies(found.places, ledger.first_done()),
+        found=found,
         producer=producer,
     )
     set_times(result, ledger, fault_end, rate)

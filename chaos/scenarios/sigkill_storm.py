@@ -62,6 +62,7 @@ async def run(ctx: Context) -> ScenarioResult:
         pool,
         allowed_twice=ledger.started_in(pool.killed),
         anomalies=state_anomalies(found.places, ledger.first_done()),
+        found=found,
         producer=producer,
     )
     fault_end = pool.kill_times[-1] if pool.kill_times else None
