@@ -53,7 +53,7 @@ async def snapshot(client: Redis) -> dict[bytes, bytes]:
     async for key in client.scan_iter(count=1000):
         value = await client.dump(key)
         if value is not None:
-            out[cast(bytes, key)] = cast(bytes, value)
+            out[cast(bytes, key)] = value
     return out
 
 
