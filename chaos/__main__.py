@@ -33,6 +33,7 @@ from chaos.scenarios import (
     redis_kill,
     redis_shutdown,
     sigkill_storm,
+    unique_races,
 )
 
 SCENARIOS: list[ModuleType] = [
@@ -44,6 +45,7 @@ SCENARIOS: list[ModuleType] = [
     event_loop_stall,
     poison,
     hostile_names,
+    unique_races,
 ]
 
 
