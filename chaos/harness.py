@@ -371,6 +371,7 @@ class Ledger:
 _DEAD_LINE = re.compile(r"worker-\d+ is dead\. Scheduling reload")
 _PROCESS_LINE = re.compile(r"^Process worker-\d+:$")
 _LEVEL_LINE = re.compile(r"^\[[^\]]*\]\[([^\]]+)\]\[(ERROR|CRITICAL)\s*\]")
+_FAILED_ACK = re.compile(r"acknowledging job (\S+) failed")
 _FRAME = re.compile(r'File "[^"]*/jobqueue/([\w/]+)\.py", line \d+, in (\w+)')
 _CHAIN = ("During handling of the above exception", "The above exception was the direct cause")
 
@@ -389,6 +390,8 @@ class LogScan:
     deliberate_tracebacks: int = 0
     error_lines: collections.Counter[str] = field(default_factory=collections.Counter)
     """ERROR and CRITICAL log lines, by logger."""
+    failed_acks: set[str] = field(default_factory=set)
+    """Jobs whose acknowledgement failed ("acknowledging job <id> failed ...")."""
     marker_lines: int = 0
     longest_line: int = 0
 
@@ -416,6 +419,9 @@ def scan_log(text: str, marker: str | None = None) -> LogScan:
             scan.dead_lines += 1
         if "Recovered jobs of a stopped worker" in line:
             scan.recovery_scans += 1
+        failed_ack = _FAILED_ACK.search(line)
+        if failed_ack:
+            scan.failed_acks.add(failed_ack.group(1))
         level = _LEVEL_LINE.match(line)
         if level:
             scan.error_lines[level.group(1)] += 1
@@ -463,6 +469,9 @@ class CrashReport:
     deliberate_tracebacks: int = 0
     error_lines: dict[str, int] = field(default_factory=dict)
     crashed_slots: list[int] = field(default_factory=list)
+    crashed_pids: list[int] = field(default_factory=list)
+    """Registered worker processes that exited unexpectedly."""
+    failed_acks: list[str] = field(default_factory=list)
     marker_lines: int = 0
     longest_log_line: int = 0
 
@@ -578,7 +587,9 @@ class WorkerPool:
             pids = [pid for pid, (_, s) in self._census.items() if s == slot]
             report.processes += len(pids)
             gone = [pid for pid in pids if self._census[pid][0]]
-            by_pid = len([pid for pid in gone if pid not in self.killed and pid not in exits])
+            crashed = [pid for pid in gone if pid not in self.killed and pid not in exits]
+            report.crashed_pids += crashed
+            by_pid = len(crashed)
             deliberate = len([pid for pid in gone if pid in self.killed or pid in exits])
             data = self.logs[slot].read_bytes() if self.logs[slot].exists() else b""
             before = scan_log(data[: self._log_sizes[slot]].decode(errors="replace"))
@@ -592,6 +603,7 @@ class WorkerPool:
             tracebacks.update(whole.tracebacks)
             errors.update(whole.error_lines)
             report.recovery_scans += whole.recovery_scans
+            report.failed_acks += sorted(whole.failed_acks)
             report.deliberate_tracebacks += whole.deliberate_tracebacks
             report.marker_lines += whole.marker_lines
             report.longest_log_line = max(report.longest_log_line, whole.longest_line)
@@ -1047,6 +1059,19 @@ def fill(
                 f"{sum(crashes.tracebacks.values())} other tracebacks in worker logs, e.g. "
                 f"{list(crashes.tracebacks.items())[:2]}"
             )
+        if counts.ran_twice:
+            twice = set(counts.ran_twice)
+            acks = twice & set(crashes.failed_acks)
+            in_crashed = twice & pool.ledger.started_in(crashes.crashed_pids) if pool else set()
+            in_killed = twice & pool.ledger.started_in(pool.deliberate_pids()) if pool else set()
+            result.notes.append(
+                f"of the {len(twice)} jobs completed more than once: {len(acks)} had an "
+                f"acknowledgement that failed (logged, not sent again), {len(in_crashed)} had "
+                f"started in a worker process that crashed, {len(in_killed)} in one ended on "
+                "purpose"
+            )
+        if crashes.failed_acks:
+            result.notes.append(f"{len(crashes.failed_acks)} acknowledgements failed in workers")
         if crashes.error_lines:
             result.notes.append(f"ERROR lines in worker logs, by logger: {crashes.error_lines}")
         if pool is not None:

@@ -3,7 +3,7 @@
 Redis runs with `appendonly yes` and `appendfsync always` (see `ChaosRedis`), so whatever it
 answered before it died is in the file. It stays down a few seconds, then a new server starts
 on the same port from the same directory and answers `-LOADING` while it replays the file
-(slowed down on purpose, so the window is long enough to matter). Workers keep running; the
+(slowed down on purpose, so the window is long enough to matter); twice in the full run. Workers keep running; the
 producer re-sends what failed, with the same job ids. Completed jobs are kept for ten minutes
 (`QUEUE_COMPLETED_RETENTION`), so that a re-send of a job that had in fact landed and already
 ran is refused as a duplicate instead of running it again: doubles are then jobqueue's doing.
@@ -57,15 +57,18 @@ async def run_outage(
         load = asyncio.create_task(
             stage.producer.steady(jobs, rate, lambda i: work_item(new_id(how, i), random_ms()))
         )
-        await asyncio.sleep(before)
-        fault_start = time.time()
-        if how == "sigkill":
-            stage.redis.kill()
-        else:
-            await stage.redis.shutdown_nosave()
-        await asyncio.sleep(down)
-        restart_at = time.time()
-        fault_end = await stage.redis.restart()
+        outages: list[tuple[float, float, float]] = []
+        for _ in range(ctx.pick(1, 2)):
+            await asyncio.sleep(before)
+            fault_start = time.time()
+            if how == "sigkill":
+                stage.redis.kill()
+            else:
+                await stage.redis.shutdown_nosave()
+            await asyncio.sleep(down)
+            restart_at = time.time()
+            fault_end = await stage.redis.restart()
+            outages.append((fault_start, restart_at, fault_end))
         await load
         accepted = set(stage.producer.accepted)
         await stage.drain(accepted, set(), seconds=60)
@@ -83,19 +86,17 @@ async def run_outage(
         found=found,
         producer=producer,
     )
-    set_times(result, ledger, fault_end, rate)
+    set_times(result, ledger, outages[-1][2], rate)
     result.fail(crashes.unexpected > 0, f"{crashes.unexpected} worker processes exited")
     plain = {k: n for k, n in producer.errors.items() if "ResponseError" in k}
     result.fail(bool(plain), f"the producer got plain ResponseErrors: {plain}")
-    result.details["outage"] = {
-        "down_s": round(restart_at - fault_start, 2),
-        "loading_s": round(fault_end - restart_at, 2),
-        "start": fault_start,
-        "end": fault_end,
-    }
+    result.details["outages"] = [
+        {"start": start, "restart": restart, "end": end} for start, restart, end in outages
+    ]
     result.notes.append(
-        f"Redis down {restart_at - fault_start:.1f} s, then loading for "
-        f"{fault_end - restart_at:.1f} s; {len(producer.landed_earlier)} re-sent jobs had landed"
+        "Redis down "
+        + ", ".join(f"{r - s:.1f} s then loading {e - r:.1f} s" for s, r, e in outages)
+        + f"; {len(producer.landed_earlier)} re-sent jobs had landed"
     )
     return result.finish()
 

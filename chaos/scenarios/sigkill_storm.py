@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 
 from chaos.harness import (
     Context,
@@ -36,15 +37,18 @@ PROMISE = "0 lost; twice only for jobs that started in a killed process; 0 unexp
 async def run(ctx: Context) -> ScenarioResult:
     """Run the scenario."""
     result = ScenarioResult(NAME, TITLE, PROMISE)
-    jobs, rate = ctx.pick(700, 6000), ctx.pick(100, 150)
+    jobs, rate = ctx.pick(900, 6000), ctx.pick(100, 150)
     kills, every = ctx.pick(4, 20), ctx.pick(1.5, 2.0)
     async with Stage(ctx, workers=ctx.pick(3, 4)) as stage:
         load = asyncio.create_task(
             stage.producer.steady(jobs, rate, lambda i: work_item(new_id("storm", i), random_ms()))
         )
         await asyncio.sleep(1.0)
-        while len(stage.pool.killed) < kills and not load.done():
-            stage.pool.sigkill_child(random.randrange(stage.pool.size))
+        give_up = time.monotonic() + 4 * kills * every
+        while len(stage.pool.killed) < kills and time.monotonic() < give_up:
+            if stage.pool.sigkill_child(random.randrange(stage.pool.size)) is None:
+                await asyncio.sleep(0.1)  # that one is restarting: pick again
+                continue
             await asyncio.sleep(every)
         await load
         accepted = set(stage.producer.accepted)
