@@ -3,10 +3,11 @@
 Redis runs with `appendonly yes` and `appendfsync always` (see `ChaosRedis`), so whatever it
 answered before it died is in the file. It stays down a few seconds, then a new server starts
 on the same port from the same directory and answers `-LOADING` while it replays the file
-(slowed down on purpose, so the window is long enough to matter); twice in the full run. Workers keep running; the
-producer re-sends what failed, with the same job ids. Completed jobs are kept for ten minutes
-(`QUEUE_COMPLETED_RETENTION`), so that a re-send of a job that had in fact landed and already
-ran is refused as a duplicate instead of running it again: doubles are then jobqueue's doing.
+(slowed down on purpose, so the window is long enough to matter); twice in the full run.
+Workers keep running; the producer re-sends what failed, with the same job ids. Completed jobs
+are kept for ten minutes (`QUEUE_COMPLETED_RETENTION`), so that a re-send of a job that had in
+fact landed and already ran is refused as a duplicate instead of running it again: doubles
+are then jobqueue's doing.
 
 Promise: no job lost, no job completed twice (an acknowledgement that failed during the outage
 is sent again once Redis is back), no worker process exits, and the producer sees only
