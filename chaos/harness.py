@@ -942,9 +942,11 @@ def set_times(
     result: ScenarioResult, ledger: Ledger, fault_end: float | None, rate: float | None
 ) -> None:
     """Fill in `recovery_s` and `drain_s` from the ledger (see `recovery_times`)."""
-    result.recovery_s, result.drain_s = recovery_times(
+    recovery, drain_s = recovery_times(
         ledger.first_done().values(), fault_end, rate, [e.t for e in ledger.of("done")]
     )
+    result.recovery_s = None if recovery is None else round(recovery, 3)
+    result.drain_s = None if drain_s is None else round(drain_s, 3)
     if fault_end is not None:
         result.details["fault_end"] = fault_end
 
@@ -1103,7 +1105,7 @@ COLUMNS = (
     ("done", 6),
     ("dead", 5),
     ("lost", 5),
-    ("twice", 9),
+    ("twice", 11),
     ("crash", 6),
     ("recov s", 8),
     ("drain s", 8),

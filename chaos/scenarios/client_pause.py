@@ -45,6 +45,7 @@ async def run(ctx: Context) -> ScenarioResult:
     result = ScenarioResult(NAME, TITLE, PROMISE)
     jobs, rate = ctx.pick(800, 5000), ctx.pick(100, 150)
     pauses, pause_ms = ctx.pick(2, 4), 3000
+    gap = max(2.0, jobs / rate / (pauses + 1))  # the pauses spread over the load
     leased: set[str] = set()
     windows: list[tuple[float, float]] = []
     async with Stage(ctx, workers=3, lease_timeout=2) as stage:
@@ -54,7 +55,7 @@ async def run(ctx: Context) -> ScenarioResult:
             )
         )
         for _ in range(pauses):
-            await asyncio.sleep(ctx.pick(2.0, 4.0))
+            await asyncio.sleep(gap)
             started = time.time()
             leased |= await layout.leased_then_pause(
                 stage.redis.admin, stage.settings.key_prefix, stage.settings.queues, pause_ms

@@ -52,7 +52,7 @@ async def run_outage(
         workers=3,
         aof=True,
         loading_delay_us=100,
-        ballast=ctx.pick(6000, 12000),
+        ballast=6000,
         completed_retention=600,
     ) as stage:
         load = asyncio.create_task(
