@@ -1169,7 +1169,7 @@ def report(results: Sequence[ScenarioResult], *, tails: bool = True) -> str:
         lines += [f"  · {note}" for note in result.notes]
         if tails and not result.passed:
             for name, tail in result.log_tails.items():
-                lines.append(f"  last lines of {name}.log:")
+                lines.append(f"  {name}.log, up to its first crash:")
                 lines += [f"    | {line}" for line in tail.splitlines()]
         lines.append("")
     return "\n".join(lines)
