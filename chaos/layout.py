@@ -1,6 +1,6 @@
 """Everything the chaos harness reads or writes in Redis behind the public API.
 
-The storage layout is the library's business and is being changed, so every function that knows
+The storage layout is the library's own business and may change, so every function that knows
 it is in this module, and nowhere else:
 
 - `dead_reasons` reads the dead set through `Inspector`, the supported API (layout-free), and
