@@ -45,7 +45,8 @@ async def run(ctx: Context) -> ScenarioResult:
     result = ScenarioResult(NAME, TITLE, PROMISE)
     jobs, rate = ctx.pick(800, 5000), ctx.pick(100, 150)
     pauses, pause_ms = ctx.pick(2, 4), 3000
-    gap = max(2.0, jobs / rate / (pauses + 1))  # the pauses spread over the load
+    # The pauses spread over the load, the last one ending about when the load does.
+    gap = max(2.0, (jobs / rate - pause_ms / 1000) / pauses)
     leased: set[str] = set()
     windows: list[tuple[float, float]] = []
     async with Stage(ctx, workers=3, lease_timeout=2) as stage:
