@@ -5,9 +5,12 @@ it is in this module, and nowhere else:
 
 - `dead_reasons` reads the dead set through `Inspector`, the supported API (layout-free), and
   only if that fails from the job hashes' `error` field;
-- `write_raw_bad_job` stores a job the way the enqueue script would, but with any bytes as its
-  message (or none at all): job hash `<prefix>:{<queue>}:job:<id>` with fields `msg`, `type`,
-  `queue`, `state`, ..., and the id pushed onto `<prefix>:{<queue>}:pending`;
+- `write_raw_bad_record` stores a job the way the enqueue script does, but with any bytes as its
+  record: field `<id>` of the queue's `<prefix>:{<queue>}:jobs` hash, and the id pushed onto
+  `<prefix>:{<queue>}:pending`;
+- `write_raw_bad_job` stores a job the way jobqueue 0.1 did, but with any bytes as its message
+  (or none at all): job hash `<prefix>:{<queue>}:job:<id>` with fields `msg`, `type`, `queue`,
+  `state`, ..., and the id pushed onto pending;
 - `placements` lists where each id is at the end of a scenario: the `pending` list, the
   `lease`, `scheduled`, `retry`, `dead` and `completed` sorted sets, and whether its job hash
   exists;
@@ -24,9 +27,8 @@ from typing import cast
 from redis.asyncio import Redis
 
 from jobqueue.options import JobState
-from jobqueue.redis import RedisJobBroker
+from jobqueue.redis import QueueKeys, RedisJobBroker
 from jobqueue.redis.inspector import Inspector
-from jobqueue.redis.keys import QueueKeys
 
 __all__ = [
     "DeadSet",
@@ -76,6 +78,15 @@ class DeadSet:
     inspector_error: str | None = None
 
 
+async def write_raw_bad_record(
+    client: Redis, prefix: str, queue: str, job_id: str, record: bytes
+) -> None:
+    """Make `job_id` pending with `record` as its stored record (the current layout)."""
+    keys = QueueKeys(prefix, queue)
+    await client.hset(keys.jobs, job_id, record)
+    await client.lpush(keys.pending, job_id)
+
+
 async def write_raw_bad_job(
     client: Redis, prefix: str, queue: str, job_id: str, message: bytes | None
 ) -> None:
@@ -111,7 +122,7 @@ class Placement:
 
     places: list[str] = field(default_factory=list)
     stored: bool = False
-    """Whether its job hash exists."""
+    """Whether Redis holds its record (or, for a job of jobqueue 0.1, its job hash)."""
 
     @property
     def waiting(self) -> bool:
@@ -135,10 +146,13 @@ async def placements(client: Redis, prefix: str, queues: Iterable[str]) -> dict[
                 here.setdefault(raw.decode(errors="replace"), Placement()).places.append(place)
         async with client.pipeline(transaction=False) as pipe:
             for job_id in here:
+                pipe.hexists(keys.jobs, job_id)
                 pipe.exists(keys.job(job_id))
             exists = cast(list[int], await pipe.execute())
-        for (job_id, placement), found in zip(here.items(), exists, strict=True):
-            placement.stored = bool(found)
+        for (job_id, placement), record, attempt in zip(
+            here.items(), exists[::2], exists[1::2], strict=True
+        ):
+            placement.stored = bool(record or attempt)
             if job_id in out:  # the same id in two queues
                 out[job_id].places += [f"{queue}:{p}" for p in placement.places]
                 out[job_id].stored = out[job_id].stored or placement.stored

@@ -19,9 +19,9 @@ Ledger lines are `<event> <key> <pid> <unix time>`:
 - `exit <key>`: the handler is about to end its own process with `os._exit(1)`.
 
 Jobs: `chaos:work` sleeps `ms` milliseconds (asyncio), after its `trigger` file exists if it
-names one; `chaos:stall` waits (asyncio) until its
-`trigger` file exists, then blocks the event loop with `time.sleep(seconds)`; `chaos:raise`
-raises the `BaseException` named by `kind` (`BaseException`, `SystemExit`,
+names one; `chaos:stall` waits (asyncio) until its `trigger` file exists, then, on its first
+run only (a stall is a passing event), blocks the event loop with `time.sleep(seconds)`;
+`chaos:raise` raises the `BaseException` named by `kind` (`BaseException`, `SystemExit`,
 `KeyboardInterrupt`), or with `kind` `exit` calls `os._exit(1)`. Exceptions raised on purpose
 carry `DELIBERATE` in their message, so the log scan can tell them from crashes.
 """
@@ -76,8 +76,12 @@ async def stall(payload: dict[str, Any]) -> None:
     """Wait for the trigger file, then block the whole event loop for `seconds`."""
     key = str(payload["key"])
     record("start", key)
-    await _wait_for(Path(str(payload["trigger"])))
-    time.sleep(float(payload["seconds"]))  # noqa: ASYNC251 - blocking on purpose
+    trigger = Path(str(payload["trigger"]))
+    await _wait_for(trigger)
+    stalled = trigger.with_name(trigger.name + ".stalled")
+    if not stalled.exists():  # a stall is a passing event: only the first run blocks
+        stalled.touch()
+        time.sleep(float(payload["seconds"]))  # noqa: ASYNC251 - blocking on purpose
     record("done", key)
 
 

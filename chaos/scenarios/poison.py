@@ -104,6 +104,20 @@ def raw_jobs(marker: str) -> dict[str, tuple[bytes | None, str]]:
     }
 
 
+def raw_records(marker: str) -> dict[str, tuple[bytes, str]]:
+    """Id -> (stored record in the current layout, the reason expected in dead)."""
+    m = marker.encode()
+    us = b"\x1f"
+    return {
+        "poison-rec-binary": (b"\xff\xfe\x00" + m + b"\x80", "malformed"),
+        "poison-rec-fields": (b"chaos:work" + us + b"1" + us + m, "malformed"),
+        "poison-rec-options": (us.join([b"chaos:work", b"1", b"", b"r=x", b"", m]), "malformed"),
+        "poison-rec-labels": (us.join([b"chaos:work", b"1", b"", b"", b"[1]", b"{}"]), "malformed"),
+        "poison-rec-body": (us.join([b"chaos:work", b"1", b"", b"", b"", b"{" + m]), "malformed"),
+        "poison-rec-shape": (us.join([b"chaos:work", b"1", b"", b"a=1", b"", b"[1]"]), "malformed"),
+    }
+
+
 def produced_jobs(marker: str, huge_mb: int) -> dict[str, tuple[EnqueueItem, str | None]]:
     """Id -> (what the producer enqueues, the reason expected in dead; None: completes)."""
     out: dict[str, tuple[EnqueueItem, str | None]] = {}
@@ -127,9 +141,11 @@ async def run(ctx: Context) -> ScenarioResult:
     marker = f"POISON-{uuid.uuid4().hex[:12]}"
     good = ctx.pick(100, 500)
     raw = raw_jobs(marker)
+    records = raw_records(marker)
     produced = produced_jobs(marker, ctx.pick(5, 20))
     killer = produced.pop("poison-os-exit")
     expected_dead = {k: reason for k, (_, reason) in raw.items()}
+    expected_dead |= {k: reason for k, (_, reason) in records.items()}
     expected_dead |= {k: reason for k, (_, reason) in produced.items() if reason}
     expected_dead["poison-os-exit"] = "lost"
     numbers = iter(range(10**6))
@@ -147,16 +163,20 @@ async def run(ctx: Context) -> ScenarioResult:
             await layout.write_raw_bad_job(
                 producer.broker.client, stage.settings.key_prefix, "default", job_id, message
             )
+        for job_id, (record, _) in records.items():
+            await layout.write_raw_bad_record(
+                producer.broker.client, stage.settings.key_prefix, "default", job_id, record
+            )
         for item, _ in produced.values():
             await producer.submit([item])
         await producer.submit(goods())
-        first = set(producer.accepted) | set(raw)
+        first = set(producer.accepted) | set(raw) | set(records)
         await stage.drain(first - set(expected_dead), set(expected_dead), seconds=30)
         # Phase 2: a job that ends its worker process, between good jobs.
         await producer.submit(goods())
         await producer.submit([killer[0]])
         await producer.submit(goods())
-        jobs_in = set(producer.accepted) | set(raw)
+        jobs_in = set(producer.accepted) | set(raw) | set(records)
         await stage.drain(jobs_in - set(expected_dead), set(expected_dead), seconds=45)
         found = await stage.collect()
         crashes = stage.pool.crash_report(marker)

@@ -83,6 +83,8 @@ class Delivery:
     """Which delivery of the job this is: the fence that every change in the store must pass."""
     raw: bytes
     retried: int = 0
+    times_lost: int = 0
+    """How many earlier deliveries lost their lease (a suspect of killing its worker: run alone)."""
     job: WireJob | None = None
     problem: str = ""
     """Why it cannot run (malformed, unknown job type); set before it is handed out."""

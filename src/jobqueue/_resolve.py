@@ -8,6 +8,7 @@ store's clock (`enqueue.lua`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -90,7 +91,7 @@ def resolve(
         PayloadError: The payload is not JSON or does not match the job type's payload type.
         InvalidOptionsError: The options cannot work (an unknown queue, unique without a TTL).
     """
-    job_type = job.name if isinstance(job, JobType) else job
+    job_type = job.name if isinstance(job, JobType) else _checked_type(job)
     spec: Spec | None = specs(job_type)
     if spec is None and isinstance(job, JobType):
         spec = job  # a producer without the job's code still knows its declared defaults
@@ -118,6 +119,12 @@ def resolve(
         delay=as_seconds(opts.delay, "delay") or None,
         process_at=opts.process_at.timestamp() if opts.process_at is not None else None,
     )
+
+
+@functools.lru_cache(maxsize=1024)
+def _checked_type(name: str) -> str:
+    """`check_job_type`, once per name: most producers use a handful of job types."""
+    return check_job_type(name)
 
 
 def _queue(queue: str, queues: Collection[str]) -> str:

@@ -115,14 +115,14 @@ def record(job_type: str, enqueued_ms: int, tail: bytes) -> bytes:
     return job_type.encode() + US + str(enqueued_ms).encode() + US + tail
 
 
-def decode(raw: bytes) -> WireJob:
-    """Read a stored record (or a previous version's Taskiq message).
+def decode(raw: bytes, job_id: str | None = None) -> WireJob:
+    """Read a stored record (or a previous version's Taskiq message, which must name `job_id`).
 
     Raises:
         MalformedRecordError: It cannot be read; the message says why, without its content.
     """
     if raw[:1] == b"{":
-        return _decode_taskiq_json(raw)
+        return _decode_taskiq_json(raw, job_id)
     parts = raw.split(US, 5)
     if len(parts) != 6:
         raise MalformedRecordError(f"malformed record: {len(parts)} of 6 fields")
@@ -188,11 +188,14 @@ def _json(raw: bytes, what: str) -> Any:
         raise MalformedRecordError(reason[:_REASON_LIMIT]) from None
 
 
-def _decode_taskiq_json(raw: bytes) -> WireJob:
+def _decode_taskiq_json(raw: bytes, job_id: str | None) -> WireJob:
     """A previous version's record: Taskiq's message JSON."""
     body = _json(raw, "message")
     if not isinstance(body, dict):
         raise MalformedRecordError("malformed message: JSON but not an object")
+    if job_id is not None and body.get("task_id") != job_id:
+        # Written by hand or copied from another job: whose job it is cannot be known.
+        raise MalformedRecordError("malformed message: its task_id is not the job's id")
     name, args, kwargs = body.get("task_name"), body.get("args", []), body.get("kwargs", {})
     labels, types = body.get("labels") or {}, body.get("labels_types") or {}
     if not isinstance(name, str) or not name:

@@ -139,6 +139,15 @@ class JobBroker(AsyncBroker, ABC):
         try:
             while True:
                 await self.attempts.wait_for_slot(s.concurrency)
+                if buffer and buffer[0].times_lost:
+                    # A job that may have killed its last worker runs alone: a crash it causes
+                    # again then costs no other job a delivery (the fetch sent it alone too).
+                    await self.attempts.wait_for_slot(1)
+                    delivery = buffer.popleft()
+                    self.attempts.handed_out(delivery)
+                    yield delivery
+                    await self.attempts.wait_for_slot(1)
+                    continue
                 if not buffer:
                     # Cleared before the fetch, not after: a job that arrives while the fetch is
                     # in flight (too late for it) then ends the idle wait at once.
@@ -195,7 +204,7 @@ class JobBroker(AsyncBroker, ABC):
     def _read(self, delivery: Delivery) -> bool:
         """Turn a delivery's record into its Taskiq message, or say why it cannot run."""
         try:
-            job = delivery.job = decode(delivery.raw)
+            job = delivery.job = decode(delivery.raw, delivery.id)
         except MalformedRecordError as exc:
             delivery.problem = str(exc)
             return False

@@ -222,8 +222,9 @@ class RedisJobBroker(JobBroker):
                 raw=reply[i + 2],
                 retried=int(reply[i + 3] or 0),
                 token=str(reply[i + 4]),
+                times_lost=int(reply[i + 5] or 0),
             )
-            for i in range(0, len(reply), 5)
+            for i in range(0, len(reply), 6)
         ]
 
     def _apply(self, delivery: Delivery, outcome: Outcome) -> None:

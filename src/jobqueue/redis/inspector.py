@@ -187,7 +187,7 @@ def _record(job_id: str, queue: str, replies: list[Any]) -> JobRecord | None:
     error = _text(attempt.get(b"error"))
     job_type, payload, max_retry, timeout, enqueued = "?", None, None, None, None
     try:
-        job = decode(raw or b"")
+        job = decode(raw or b"", job_id)
         job_type, payload, max_retry, timeout = (
             job.job_type,
             job.payload,
