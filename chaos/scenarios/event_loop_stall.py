@@ -1,20 +1,19 @@
 """A job blocks its worker's event loop for longer than the lease.
 
 Worker A takes three innocent jobs and one `chaos:stall` job; then worker B starts and takes
-innocent jobs of its own until it is full. All of them wait for a trigger file. Once it
-exists, the innocent jobs sleep (asyncio) two leases (4 s; 6 s in the full run) and the stall
-job blocks A's event loop with `time.sleep(1.5 * lease)` (on its first run; a job that stalls
-on every run can never keep its lease, and goes to dead as lost after `QUEUE_MAX_DELIVERIES`):
-A's heartbeat cannot run, its leases run out, and B's recovery scan puts A's jobs back in pending. B is busy, so they wait there
-until A wakes up, acknowledges the stall job late, and fetches again: A may then hold a second
-delivery of a job whose first delivery it still runs. Concurrency and prefetch are small to
-make that order of events the likely one, and the stall job's id sorts after the innocent
-ones, so that it is the first to be fetched again.
+innocent jobs of its own until it is full. All of them wait for a trigger file. Once it exists, the
+innocent jobs sleep (asyncio) two leases (4 s; 6 s in the full run) and the stall job blocks A's
+event loop with `time.sleep(1.5 * lease)` (on its first run; a job that stalls on every run can
+never keep its lease, and goes to dead as lost after `QUEUE_MAX_DELIVERIES`): A's heartbeat cannot
+run, its leases run out, and B's recovery scan puts A's jobs back in pending. B is busy, so they
+wait there until A wakes up, acknowledges the stall job late, and fetches again: A may then hold a
+second delivery of a job whose first delivery it still runs. Concurrency and prefetch are small to
+make that order of events the likely one, and the stall job's id sorts after the innocent ones, so
+that it is the first to be fetched again.
 
-Promise: no job lost, each job completes at most twice, no job in dead (none has a reason to
-be there), the stalled worker's late acknowledgement changes nothing (no job is completed and
-also pending, retrying or dead: every id in exactly one place, or gone), and no worker process
-exits.
+Promise: no job lost, each job completes at most twice, no job in dead (none has a reason to be
+there), the stalled worker's late acknowledgement changes nothing (no job is completed and also
+pending, retrying or dead: every id in exactly one place, or gone), and no worker process exits.
 """
 
 from __future__ import annotations
