@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import orjson
 import pytest
 from taskiq.receiver import Receiver
 from tests.helpers import job_fields
 
 from jobqueue import JobQueue, JobRegistry, QueueSettings
-from jobqueue.redis import RedisJobBroker
+from jobqueue.redis import Inspector, RedisJobBroker
 from jobqueue.testing import run_worker
 
 
@@ -126,3 +128,36 @@ async def test_job_type_without_a_handler_goes_to_dead(
     assert "unknown job type" in job["error"]
     assert "malformed:nobody-handles-this" in job["error"]
     assert job["retried"] == "0"
+
+
+async def test_no_payload_of_a_bad_job_reaches_the_logs(
+    harness: Harness, receiver_class: type[Receiver], caplog: pytest.LogCaptureFixture
+) -> None:
+    marker = "PAYLOAD-MARKER-7f3a"
+    bad = {
+        "record": b"malformed:ok\x1f1\x1f\x1f\x1f\x1f{" + marker.encode(),
+        "legacy": b'{"task_id": "legacy", "task_name": "x", "args": "' + marker.encode() + b'"}',
+        "unknown": b"nobody:handles\x1f1\x1f\x1f\x1f\x1f" + orjson.dumps({"m": marker}),
+    }
+    for job_id, record in bad.items():
+        await harness.client.hset(harness.keys.jobs, job_id, record)
+        await harness.client.lpush(harness.keys.pending, job_id)
+    with caplog.at_level(logging.DEBUG):
+        async with run_worker(
+            RedisJobBroker(harness.settings, registry=harness.registry),
+            receiver_class=receiver_class,
+        ):
+            for job_id in bad:
+                await harness.wait_dead(job_id)
+            await harness.check_still_working()
+    assert "Job moved to dead" in caplog.text
+    assert marker not in caplog.text
+
+
+async def test_the_inspector_lists_jobs_it_cannot_read(harness: Harness) -> None:
+    for job_id, record in {"array": b"[1, 2]", "text": b"just text", "null": b"null"}.items():
+        await harness.client.hset(harness.keys.jobs, job_id, record)
+        await harness.client.zadd(harness.keys.dead, {job_id: 1})
+    listed = await Inspector(harness.producer).jobs("default", "dead")
+    assert {(r.id, r.job_type) for r in listed} == {("array", "?"), ("text", "?"), ("null", "?")}
+    assert all(r.error and r.error.startswith("malformed") for r in listed)

@@ -13,6 +13,7 @@ from jobqueue.errors import (
     PayloadError,
     PermanentError,
     QueueClosedError,
+    QueueUnavailableError,
     UnknownQueueError,
 )
 from jobqueue.factory import connect, create_broker
@@ -41,6 +42,7 @@ __all__ = [
     "Queue",
     "QueueClosedError",
     "QueueSettings",
+    "QueueUnavailableError",
     "RetryDelay",
     "UnknownQueueError",
     "connect",

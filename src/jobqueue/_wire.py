@@ -105,9 +105,25 @@ def encode_tail(
         options.append(b"t=" + repr(float(timeout)).encode())
     if args_and_kwargs:
         options.append(b"a=1")
-    label_json = orjson.dumps(labels, default=str) if labels else b""
+    label_json = _labels_json(labels) if labels else b""
     digest = unique_digest.encode() if unique_digest else b""
     return digest + US + b";".join(options) + US + label_json + US + body
+
+
+def _labels_json(labels: dict[str, Any]) -> bytes:
+    """Labels as JSON; a value JSON cannot hold (a huge int, an object) is kept as its text."""
+    try:
+        return orjson.dumps(labels, default=str)
+    except TypeError:
+        return orjson.dumps({key: _plain(value) for key, value in labels.items()}, default=str)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, bool | str | float) or value is None:
+        return value
+    if isinstance(value, int) and -(2**63) <= value < 2**64:
+        return value
+    return str(value)
 
 
 def record(job_type: str, enqueued_ms: int, tail: bytes) -> bytes:

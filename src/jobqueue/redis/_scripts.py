@@ -61,10 +61,14 @@ class Scripts:
 
     async def load(self) -> None:
         """Load every script into the server's script cache, and learn their SHA1s."""
-        async with self.client.pipeline(transaction=False) as pipe:
-            for script in self._all:
-                pipe.script_load(script.source)
-            shas = await pipe.execute()
+        if self.connection is not None:  # it reconnects by itself after a restart
+            commands = [["SCRIPT", "LOAD", script.source] for script in self._all]
+            shas = await self.connection.call_many(commands)
+        else:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for script in self._all:
+                    pipe.script_load(script.source)
+                shas = await pipe.execute()
         for script, sha in zip(self._all, shas, strict=True):
             script.sha = sha.decode() if isinstance(sha, bytes) else str(sha)
 
