@@ -240,3 +240,30 @@ async def test_completed_jobs_are_forgotten_when_nothing_completes(settings: Que
             assert not await job_fields(worker, info.id)
         finally:
             await worker.shutdown()
+
+
+async def test_a_worker_started_while_redis_is_down_waits_for_it() -> None:
+    ran = asyncio.Event()
+    registry = JobRegistry()
+
+    @registry.job("later:work")
+    async def work(payload: Any) -> None:
+        ran.set()
+
+    with RedisServer(appendonly=True) as server:
+        settings = QueueSettings(url=SecretStr(server.url), key_prefix="later")
+        server.kill()
+        with pytest.raises(QueueUnavailableError):  # a producer is told at once
+            await JobQueue(RedisJobBroker(settings)).start()
+
+        async def worker() -> None:
+            async with run_worker(RedisJobBroker(settings, registry=registry)):
+                await asyncio.wait_for(ran.wait(), 20)
+
+        running = asyncio.create_task(worker())
+        await asyncio.sleep(1.0)
+        assert not running.done(), "the worker gave up while Redis was down"
+        server.restart()
+        async with JobQueue(RedisJobBroker(settings)) as queue:
+            await queue.enqueue("later:work", {})
+        await asyncio.wait_for(running, 30)

@@ -161,3 +161,23 @@ async def test_closed_lane_refuses_calls(connection: PipelinedConnection) -> Non
     await connection.close()
     with pytest.raises(redis_errors.ConnectionError):
         await connection.call(["PING"])
+
+
+async def test_a_server_loading_its_data_is_a_connection_error() -> None:
+    # What Redis answers while it replays its append-only file after a restart.
+    async def loading(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await reader.read(4096):
+            writer.write(b"-LOADING Redis is loading the dataset in memory\r\n")
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(loading, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        connection = PipelinedConnection(host="127.0.0.1", port=port)
+        with pytest.raises(redis_errors.BusyLoadingError):
+            await connection.call(["PING"])
+        await connection.close()
+    finally:
+        server.close()
+        await server.wait_closed()

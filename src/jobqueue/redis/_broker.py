@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 from jobqueue._attempt import Delivery, Outcome, OutcomeKind
 from jobqueue._log import redis_logger as logger
 from jobqueue._order import queue_order
+from jobqueue._outage import Backoff
 from jobqueue._resolve import Submission
 from jobqueue.broker import JobBroker
 from jobqueue.errors import DuplicateJobError, JobQueueError, QueueUnavailableError
@@ -113,6 +114,26 @@ class RedisJobBroker(JobBroker):
         self._connection = PipelinedConnection.for_client(self.client)
         self._calls = Calls(Scripts(self.client, self._connection), self.keys, self.settings)
         self._acks = None
+        backoff = Backoff(first=0.1, cap=2.0)
+        while True:
+            try:
+                await self._register()
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                if not self.is_worker_process:  # a producer decides itself whether to wait
+                    raise QueueUnavailableError(
+                        f"Redis unavailable at start-up ({type(exc).__name__}: {exc})"
+                    ) from exc
+                # A worker waits for Redis rather than exit: a restart loop helps nobody.
+                self.outage.failed("start-up", exc)
+                await asyncio.sleep(backoff.next())
+                continue
+            self.outage.ok()
+            return
+
+    async def _register(self) -> None:
+        """Record the queue names, and load the scripts."""
         await self.client.sadd(queues_set(self.settings.key_prefix), *self.settings.queue_names)
         await self.scripts.load()
 
