@@ -267,3 +267,26 @@ async def test_a_worker_started_while_redis_is_down_waits_for_it() -> None:
         async with JobQueue(RedisJobBroker(settings)) as queue:
             await queue.enqueue("later:work", {})
         await asyncio.wait_for(running, 30)
+
+
+async def test_leases_that_expired_while_nobody_could_scan_get_another_lease_time(
+    pair: tuple[RedisJobBroker, JobQueue],
+) -> None:
+    # Redis was away (here: no recovery scan at all) for longer than the scan gap, 3 x 0.2 s:
+    # no worker could renew its leases, so an expired one says nothing about its worker.
+    worker, queue = pair
+    info = await queue.enqueue("late:job", {"n": 1})
+    loops = worker.worker_loops()
+    await loops.recover_once()
+    (delivery,) = await worker.fetch(1)
+    await asyncio.sleep(0.7)
+    await loops.recover_once()
+    keys = worker.keys["default"]
+    assert await worker.client.zscore(keys.lease, info.id) is not None
+    assert await worker.client.llen(keys.pending) == 0
+    await loops.heartbeat_once()  # the live worker keeps its job
+    assert not delivery.lost
+
+    await asyncio.sleep(0.25)  # scans running, heartbeats not: its worker is gone now
+    await loops.recover_once()
+    assert await worker.client.lrange(keys.pending, 0, -1) == [info.id.encode()]

@@ -36,6 +36,8 @@ class Calls:
         self._lease_ms = int(s.lease_timeout * 1000)
         self._dead_bounds = (s.dead_max_jobs, int(s.dead_max_age * 1000))
         self._retention_ms = int(s.completed_retention * 1000)
+        # No scan by any worker for this long means nobody could renew a lease (see recover.lua).
+        self._scan_gap_ms = int(max(s.lease_timeout, 3 * s.recovery_interval) * 1000)
 
     # -- producing ----------------------------------------------------------------------------
 
@@ -144,6 +146,8 @@ class Calls:
                 *self._dead_bounds,
                 RECOVER_BATCH,
                 k.notify,
+                self._lease_ms,
+                self._scan_gap_ms,
             ],
         )
 

@@ -70,6 +70,11 @@ class QueueKeys:
         return self.base + "stats"
 
     @property
+    def scanned_at(self) -> str:
+        """When a worker last scanned the queue for expired leases (ms, Redis time)."""
+        return self.base + "scanned_at"
+
+    @property
     def notify(self) -> str:
         """Pub/sub channel that wakes idle workers when the queue gets work after being empty."""
         return self.base + "notify"

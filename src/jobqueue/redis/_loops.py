@@ -178,6 +178,14 @@ class WorkerLoops:
                 raise reply
         recovered = sum(int(r[0]) for r in replies)
         buried = sum(int(r[1]) for r in replies)
+        extended = sum(int(r[3]) for r in replies)
+        if extended:
+            logger.warning(
+                "No recovery scan ran for a while (Redis or every worker was away): %d expired "
+                "leases get one more lease time for their workers to renew them",
+                extended,
+                extra={"leases_extended": extended},
+            )
         if recovered or buried:
             logger.warning(
                 "Recovered %d jobs whose lease expired (%d moved to dead)",
