@@ -21,7 +21,7 @@ from redis.exceptions import AuthenticationError as RedisAuthenticationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from jobqueue.errors import JobQueueError
+from jobqueue.errors import JobQueueError, QueueUnavailableError
 from jobqueue.options import JobState
 from jobqueue.redis import RedisJobBroker
 from jobqueue.redis.inspector import Inspector, JobRecord
@@ -114,6 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(exc))
     try:
         return asyncio.run(_run(args, settings))
+    except QueueUnavailableError as exc:  # the broker's word for a Redis it cannot reach
+        return _fail(_unreachable(exc.__cause__ or exc, settings))
     except JobQueueError as exc:
         return _fail(str(exc))
     except _UNREACHABLE as exc:
