@@ -85,7 +85,7 @@ async def test_a_late_acknowledgement_after_recovery_changes_nothing(
     await expire_and_recover(worker)
     calls = worker.calls
     call = {
-        OutcomeKind.COMPLETE: lambda: calls.complete(stale.queue, stale.key),
+        OutcomeKind.COMPLETE: lambda: calls.complete(stale.queue, calls.completion(stale)),
         OutcomeKind.RETRY: lambda: calls.retry(stale, outcome),
         OutcomeKind.DEAD: lambda: calls.kill(stale, outcome),
         OutcomeKind.REQUEUE: lambda: calls.requeue(stale.queue, stale.key),
@@ -105,7 +105,7 @@ async def test_a_late_acknowledgement_after_recovery_changes_nothing(
     # The job still runs, once, on a fresh delivery.
     (fresh,) = await worker.fetch(1)
     assert (fresh.id, fresh.token) == (info.id, str(int(stale.token) + 1))
-    assert await worker.scripts.call(*calls.complete(fresh.queue, fresh.key)) == []
+    assert await worker.scripts.call(*calls.complete(fresh.queue, calls.completion(fresh))) == []
     assert not await job_fields(worker, info.id)
 
 
@@ -231,7 +231,9 @@ async def test_completed_jobs_are_forgotten_when_nothing_completes(settings: Que
         try:
             info = await queue.enqueue("done:job", {"n": 1})
             (delivery,) = await worker.fetch(1)
-            await worker.scripts.call(*worker.calls.complete(delivery.queue, delivery.key))
+            await worker.scripts.call(
+                *worker.calls.complete(delivery.queue, worker.calls.completion(delivery))
+            )
             assert (await job_fields(worker, info.id))["state"] == "completed"
             await asyncio.sleep(0.25)
             await worker.worker_loops().recover_once()  # no completion since: the scan trims

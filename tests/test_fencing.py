@@ -35,7 +35,7 @@ async def test_stale_ack_after_recovery_is_ignored(settings: QueueSettings) -> N
                 await first.client.hget(keys.job(info.id), "deliveries") == current.token.encode()
             )
 
-            done = second.calls.complete(current.queue, current.key)
+            done = second.calls.complete(current.queue, second.calls.completion(current))
             assert await second.scripts.call(*done) == []  # no pair refused
             assert not await first.client.exists(keys.job(info.id))
             assert not await first.client.hexists(keys.jobs, info.id)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -97,11 +97,11 @@ class Delivery:
     stopped_for_shutdown: bool = False
     lost: bool = False
     """Its lease was found gone (a heartbeat was refused): another delivery owns the job."""
+    key: tuple[str, str] = field(init=False)
+    """What identifies this delivery among those a worker holds: (job id, token)."""
 
-    @property
-    def key(self) -> tuple[str, str]:
-        """What identifies this delivery among those a worker holds."""
-        return self.id, self.token
+    def __post_init__(self) -> None:
+        self.key = (self.id, self.token)
 
     @property
     def job_type(self) -> str:

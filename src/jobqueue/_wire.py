@@ -65,9 +65,9 @@ class MalformedRecordError(ValueError):
     """A stored record cannot be read; the message says what is wrong, never what it holds."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class WireJob:
-    """A job as its record describes it."""
+    """A job as its record describes it (not frozen: one is built for every job fetched)."""
 
     job_type: str
     enqueued_at: float | None
@@ -79,6 +79,8 @@ class WireJob:
     """Taskiq labels that jobqueue does not own (custom `pre_send` middlewares, schedules)."""
     args: list[Any]
     kwargs: dict[str, Any]
+    legacy: bool = False
+    """Read from jobqueue 0.1's layout (the Taskiq message in the job hash)."""
 
     @property
     def payload(self) -> Any:
@@ -137,7 +139,7 @@ def decode(raw: bytes, job_id: str | None = None) -> WireJob:
     Raises:
         MalformedRecordError: It cannot be read; the message says why, without its content.
     """
-    if raw[:1] == b"{":
+    if raw.startswith(b"{"):
         return _decode_taskiq_json(raw, job_id)
     parts = raw.split(US, 5)
     if len(parts) != 6:
@@ -146,15 +148,31 @@ def decode(raw: bytes, job_id: str | None = None) -> WireJob:
     try:
         job_type = job_type_raw.decode()
         enqueued_at = int(enqueued) / 1000 if enqueued else None
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:  # a ValueError too: checked first
+        raise MalformedRecordError(f"malformed record: payload is not JSON ({exc})"[:200]) from None
     except ValueError:
         raise MalformedRecordError("malformed record: bad job type or enqueue time") from None
     if not job_type:
         raise MalformedRecordError("malformed record: empty job type")
+    if not (options or labels or digest):  # the common case: nothing but the defaults
+        # Positional: a keyword call costs twice as much, on every job fetched.
+        return WireJob(job_type, enqueued_at, None, None, None, {}, [value], {})
+    return _with_options(job_type, enqueued_at, digest, options, labels, value)
+
+
+def _with_options(
+    job_type: str,
+    enqueued_at: float | None,
+    digest: bytes,
+    options: bytes,
+    labels: bytes,
+    value: Any,
+) -> WireJob:
     max_retry, timeout, shaped = _options(options)
     extra = _json(labels, "labels") if labels else {}
     if not isinstance(extra, dict):
         raise MalformedRecordError("malformed record: labels are not a JSON object")
-    value = _json(body, "payload")
     args: list[Any] = [value]
     kwargs: dict[str, Any] = {}
     if shaped:
@@ -233,6 +251,7 @@ def _decode_taskiq_json(raw: bytes, job_id: str | None) -> WireJob:
             labels={k: v for k, v in typed.items() if k not in _OWN_LABELS},
             args=args,
             kwargs=kwargs,
+            legacy=True,
         )
     except (TypeError, ValueError):
         raise MalformedRecordError("malformed message: a label has a bad value") from None
@@ -264,15 +283,55 @@ def to_taskiq(
     timeout = job.timeout if job.timeout is not None else default_timeout
     if timeout is not None:
         labels[Label.TIMEOUT] = timeout
-    # Built from values decoded here: pydantic's validation would only repeat that work.
-    return TaskiqMessage.model_construct(
-        task_id=job_id,
-        task_name=job.job_type,
-        labels=labels,
-        labels_types={},
-        args=job.args,
-        kwargs=job.kwargs,
+    return _message(
+        {
+            "task_id": job_id,
+            "task_name": job.job_type,
+            "labels": labels,
+            "labels_types": {},
+            "args": job.args,
+            "kwargs": job.kwargs,
+        }
     )
+
+
+_FIELDS = frozenset(TaskiqMessage.model_fields)
+
+
+def _built(values: dict[str, Any]) -> TaskiqMessage:
+    """A Taskiq message from values decoded here, as `model_construct` makes one.
+
+    Nothing needs validating (the values come from `decode`), and `model_construct` spends
+    about 5 us per job in Python filling in defaults; this sets the same four attributes
+    directly, for about 1.5 us. `_message` checks once that the result is the model's own.
+    """
+    message = TaskiqMessage.__new__(TaskiqMessage)
+    object.__setattr__(message, "__dict__", values)
+    object.__setattr__(message, "__pydantic_fields_set__", set(_FIELDS))
+    object.__setattr__(message, "__pydantic_extra__", None)
+    object.__setattr__(message, "__pydantic_private__", None)
+    return message
+
+
+def _check_built() -> bool:
+    values = {
+        "task_id": "i",
+        "task_name": "t",
+        "labels": {"queue": "q"},
+        "labels_types": {},
+        "args": [1],
+        "kwargs": {},
+    }
+    if _FIELDS != set(values):  # a Taskiq message with other fields: build it the slow way
+        return False
+    try:
+        built = _built(dict(values))
+        return bool(built == TaskiqMessage.model_validate(values) and built.model_dump() == values)
+    except Exception:  # another pydantic: its own validation then
+        return False
+
+
+_message = _built if _check_built() else TaskiqMessage.model_validate
 
 
 @dataclass(frozen=True, slots=True)

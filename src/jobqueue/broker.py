@@ -54,6 +54,7 @@ class JobBroker(AsyncBroker, ABC):
         """Providers of class-based jobs, as mapped onto an attached container."""
         self.attempts = Attempts()
         self.outage = OutageLog(logger)
+        self._job_types: dict[str, tuple[bool, float | None]] = {}
         self._wakeup = asyncio.Event()
         self.add_middlewares(LifecycleMiddleware(self.attempts), LoggingMiddleware(self.attempts))
         if registry is not None:
@@ -61,6 +62,7 @@ class JobBroker(AsyncBroker, ABC):
 
     def bind(self, registry: JobRegistry) -> None:
         """Register a registry's jobs on this broker."""
+        self._job_types.clear()
         registry.bind(self)
         for spec in registry:
             self.job_specs[spec.job_type] = spec
@@ -208,15 +210,25 @@ class JobBroker(AsyncBroker, ABC):
         except MalformedRecordError as exc:
             delivery.problem = str(exc)
             return False
-        if self.find_task(job.job_type) is None:
+        known, default_timeout = self._job_type(job.job_type)
+        if not known:
             delivery.problem = f"unknown job type {job.job_type!r}: no worker handler is registered"
             return False
-        spec = self.job_specs.get(job.job_type)
-        default_timeout = spec.timeout if spec is not None else None
         delivery.message = to_taskiq(
             delivery.id, delivery.queue, job, delivery.token, default_timeout
         )
         return True
+
+    def _job_type(self, name: str) -> tuple[bool, float | None]:
+        """Whether this worker runs a job type, and its default timeout (cached when known)."""
+        cached = self._job_types.get(name)
+        if cached is None:
+            spec = self.job_specs.get(name)
+            known = self.find_task(name) is not None
+            cached = known, spec.timeout if spec is not None else None
+            if known:  # a task registered later must still be found
+                self._job_types[name] = cached
+        return cached
 
     def acknowledge(self, delivery: Delivery) -> None:
         """Apply the outcome of a finished (or never started) attempt; never raises.

@@ -32,9 +32,9 @@ from jobqueue.redis._scripts import Call, Scripts
 __all__ = ["AckBatcher"]
 
 CompletionCall = Callable[[str, list[str]], Call]
-"""Builds the completion call of one queue from its flat list of (id, token) pairs."""
+"""Builds the completion call of one queue from its flat list of (id, token, lock) triples."""
 
-_Completion = tuple[str, str, "asyncio.Future[bool]"]
+_Completion = tuple[tuple[str, str, str], "asyncio.Future[bool]"]
 
 
 @dataclass(slots=True)
@@ -77,10 +77,10 @@ class AckBatcher:
         """Nothing is waiting or in flight: an urgent call may as well go out on its own."""
         return self._drainer is None and not self._size
 
-    def complete(self, queue: str, job_id: str, token: str) -> asyncio.Future[bool]:
+    def complete(self, queue: str, triple: tuple[str, str, str]) -> asyncio.Future[bool]:
         """Queue the completion of one delivery; the future says whether Redis applied it."""
         future: asyncio.Future[bool] = self._future()
-        self._completions.setdefault(queue, []).append((job_id, token, future))
+        self._completions.setdefault(queue, []).append((triple, future))
         return future
 
     def submit(
@@ -175,8 +175,8 @@ class AckBatcher:
         for queue, items in self._completions.items():
             for start in range(0, len(items), self._max_batch):
                 chunk = items[start : start + self._max_batch]
-                pairs = [part for job_id, token, _ in chunk for part in (job_id, token)]
-                calls.append(self._completion_call(queue, pairs))
+                triples = [part for triple, _ in chunk for part in triple]
+                calls.append(self._completion_call(queue, triples))
                 waiting.append(_Waiting(queue=queue, completions=chunk))
         for item in self._calls:
             assert item.call is not None
@@ -194,7 +194,7 @@ def _answer(item: _Waiting, reply: Any) -> None:
             _fail(item, reply)
             return
         stale = {int(position) for position in reply}
-        for position, (_, _, future) in enumerate(item.completions, start=1):
+        for position, (_, future) in enumerate(item.completions, start=1):
             if not future.done():
                 future.set_result(position not in stale)
     elif item.future is not None and not item.future.done():
@@ -205,7 +205,7 @@ def _answer(item: _Waiting, reply: Any) -> None:
 
 
 def _fail(item: _Waiting, error: BaseException) -> None:
-    futures = [f for _, _, f in item.completions] if item.call is None else [item.future]
+    futures = [f for _, f in item.completions] if item.call is None else [item.future]
     for future in futures:
         if future is not None and not future.done():
             if isinstance(error, asyncio.CancelledError):

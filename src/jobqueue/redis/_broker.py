@@ -257,7 +257,7 @@ class RedisJobBroker(JobBroker):
         kind = outcome.kind
         future: asyncio.Future[Any]
         if kind is OutcomeKind.COMPLETE:
-            future = self.acks.complete(delivery.queue, delivery.id, delivery.token)
+            future = self.acks.complete(delivery.queue, self.calls.completion(delivery))
         else:
             if kind is OutcomeKind.RETRY:
                 call = self.calls.retry(delivery, outcome)

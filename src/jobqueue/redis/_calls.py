@@ -73,14 +73,24 @@ class Calls:
         keys, bases = layout
         return self.scripts.fetch, keys, [count, self._lease_ms, *self._dead_bounds, *bases]
 
-    def complete(self, queue: str, pairs: Sequence[str]) -> Call:
-        """Acknowledge successes: flat (id, token) pairs of one queue (`complete.lua`)."""
+    def complete(self, queue: str, triples: Sequence[str]) -> Call:
+        """Acknowledge successes: flat (id, token, lock) triples of one queue (`complete.lua`)."""
         k = self.keys[queue]
         return (
             self.scripts.complete,
             [k.lease, k.completed, k.stats, k.jobs],
-            [k.base, self._retention_ms, *pairs],
+            [k.base, self._retention_ms, *triples],
         )
+
+    def completion(self, delivery: Delivery) -> tuple[str, str, str]:
+        """A delivery's (id, token, unique lock) triple for `complete`."""
+        job = delivery.job
+        lock = ""
+        if job is None or job.legacy:
+            lock = "?"  # the script looks it up
+        elif job.unique_digest:
+            lock = self.keys[delivery.queue].unique(job.job_type, job.unique_digest)
+        return delivery.id, delivery.token, lock
 
     def retry(self, delivery: Delivery, outcome: Outcome) -> Call:
         """Schedule the next attempt after `outcome.delay` (`retry.lua`)."""

@@ -30,18 +30,33 @@ local function held(lease, base, id, token)
     and redis.call('HGET', attempt_key(base, id), 'deliveries') == token
 end
 
--- Release the unique lock a job holds, if it still holds it.
-local function release_unique(jobs, base, id)
-  local lock
+-- The fence, for a change that ends the lease: like `held`, and the lease is dropped if it was.
+local function take_lease(lease, base, id, token)
+  return redis.call('HGET', attempt_key(base, id), 'deliveries') == token
+    and redis.call('ZREM', lease, id) == 1
+end
+
+-- The unique lock a job holds, if any: named by its record, or by a 0.1 job's `unique` field.
+local function unique_lock(jobs, base, id)
   local rec = redis.call('HGET', jobs, id)
   if rec then
     local job_type, digest = string.match(rec, '^([^\31]*)\31[^\31]*\31([^\31]*)\31')
-    if digest and digest ~= '' then lock = base .. 'unique:' .. job_type .. ':' .. digest end
-  else
-    local ok, value = pcall(redis.call, 'HGET', attempt_key(base, id), 'unique')
-    if ok and value and value ~= '' then lock = value end
+    if digest and digest ~= '' then return base .. 'unique:' .. job_type .. ':' .. digest end
+    return nil
   end
-  if lock and redis.call('GET', lock) == id then redis.call('DEL', lock) end
+  local ok, value = pcall(redis.call, 'HGET', attempt_key(base, id), 'unique')
+  if ok and value and value ~= '' then return value end
+  return nil
+end
+
+-- Release a unique lock if `id` still holds it.
+local function unlock(lock, id)
+  if lock and lock ~= '' and redis.call('GET', lock) == id then redis.call('DEL', lock) end
+end
+
+-- Release the unique lock a job holds, if it still holds it.
+local function release_unique(jobs, base, id)
+  unlock(unique_lock(jobs, base, id), id)
 end
 
 -- Delete every trace of a job.

@@ -4,11 +4,10 @@
 --       the failure (1) or not (0), 8 delivery token
 -- Returns 1, or 0 when the delivery is stale (nothing changed).
 local base, id = ARGV[1], ARGV[2]
-if not held(KEYS[1], base, id, ARGV[8]) then
+if not take_lease(KEYS[1], base, id, ARGV[8]) then
   redis.call('HINCRBY', KEYS[3], 'stale', 1)
   return 0
 end
-redis.call('ZREM', KEYS[1], id)
 if ARGV[7] == '1' then redis.call('HINCRBY', KEYS[3], 'failed', 1) end
 bury(KEYS[2], KEYS[4], base, KEYS[3], id, ARGV[3], ARGV[4], now_ms(), tonumber(ARGV[5]),
   tonumber(ARGV[6]))

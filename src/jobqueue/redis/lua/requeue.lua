@@ -5,8 +5,7 @@
 local n = 0
 for i = 3, #ARGV, 2 do
   local id = ARGV[i]
-  if held(KEYS[1], ARGV[1], id, ARGV[i + 1]) then
-    redis.call('ZREM', KEYS[1], id)
+  if take_lease(KEYS[1], ARGV[1], id, ARGV[i + 1]) then
     redis.call('RPUSH', KEYS[2], id)
     n = n + 1
   end
