@@ -322,7 +322,7 @@ def _check_built() -> bool:
         "args": [1],
         "kwargs": {},
     }
-    if _FIELDS != set(values):  # a Taskiq message with other fields: build it the slow way
+    if set(values) != _FIELDS:  # a Taskiq message with other fields: build it the slow way
         return False
     try:
         built = _built(dict(values))
