@@ -18,7 +18,7 @@ import orjson
 from taskiq import TaskiqMessage
 
 from jobqueue._names import check_job_id, check_job_type
-from jobqueue._wire import encode_tail, from_taskiq
+from jobqueue._wire import encode_tail, from_taskiq, taskiq_body
 from jobqueue.codec import canonical_digest, dump_validated, to_jsonable
 from jobqueue.errors import InvalidOptionsError, UnknownQueueError
 from jobqueue.jobs import JobSpec, JobType, validate_payload
@@ -166,10 +166,11 @@ def resolve_taskiq(
     except ValueError as exc:
         raise InvalidOptionsError(f"task {message.task_name!r}: bad option label: {exc}") from None
     queue = _queue(options.queue or (spec and spec.queue) or default_queue, queues)
-    args, kwargs = list(message.args), dict(message.kwargs)
-    standard = len(args) == 1 and not kwargs
-    body = to_jsonable(args[0] if standard else [args, kwargs], message.task_name)
-    digest = canonical_digest(message.task_name, [args, kwargs]) if options.unique_ttl else None
+    raw_body, shaped = taskiq_body(message)
+    body = to_jsonable(raw_body, message.task_name)
+    digest = None
+    if options.unique_ttl:
+        digest = canonical_digest(message.task_name, [list(message.args), dict(message.kwargs)])
     submission = Submission(
         id=message.task_id,
         job_type=message.task_name,
@@ -188,6 +189,6 @@ def resolve_taskiq(
         max_retry=options.max_retry,
         timeout=options.timeout,
         labels=options.labels,
-        args_and_kwargs=not standard,
+        args_and_kwargs=shaped,
     )
     return submission

@@ -40,6 +40,7 @@ __all__ = [
     "encode_tail",
     "from_taskiq",
     "record",
+    "taskiq_body",
     "to_taskiq",
 ]
 
@@ -369,6 +370,17 @@ def from_taskiq(message: TaskiqMessage) -> TaskiqOptions:
             if k not in _OWN_LABELS and not (k == Label.ACK_TYPE and v == "when_saved")
         },
     )
+
+
+def taskiq_body(message: TaskiqMessage) -> tuple[Any, bool]:
+    """What a record stores of a Taskiq message's arguments, and whether it is `[args, kwargs]`.
+
+    A jobqueue job takes its payload as its one argument; anything else (Taskiq's own tasks) is
+    kept whole.
+    """
+    if len(message.args) == 1 and not message.kwargs:
+        return message.args[0], False
+    return [list(message.args), dict(message.kwargs)], True
 
 
 def _number(value: Any) -> float | None:

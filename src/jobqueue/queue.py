@@ -20,7 +20,7 @@ from jobqueue._labels import Label
 from jobqueue._log import job_logger as logger
 from jobqueue._resolve import JobRef, Submission, resolve
 from jobqueue._shortcuts import NO_OPTIONS, EnqueueShortcuts
-from jobqueue._wire import encode_tail, from_taskiq
+from jobqueue._wire import encode_tail, from_taskiq, taskiq_body
 from jobqueue.broker import JobBroker
 from jobqueue.errors import JobQueueError, QueueClosedError
 from jobqueue.jobs import JobType
@@ -246,13 +246,12 @@ async def _through_middlewares(sub: Submission, middlewares: list[TaskiqMiddlewa
     options = from_taskiq(message)
     sub.max_retry = options.max_retry
     sub.timeout = options.timeout
-    standard = len(message.args) == 1 and not message.kwargs
-    body = message.args[0] if standard else [message.args, message.kwargs]
+    body, shaped = taskiq_body(message)
     sub.tail = encode_tail(
         orjson.dumps(body),
         unique_digest=sub.unique_digest,
         max_retry=sub.max_retry,
         timeout=sub.timeout,
         labels=options.labels,
-        args_and_kwargs=not standard,
+        args_and_kwargs=shaped,
     )
