@@ -43,8 +43,8 @@ def delivery(
     return d
 
 
-def spec(**defaults: Any) -> JobSpec:
-    return JobSpec(job_type="t", func=None, **defaults)
+def spec(retry_delay: Any = None, **defaults: Any) -> JobSpec:
+    return JobSpec(job_type="t", func=None, retry_delay=retry_delay, **defaults)
 
 
 def test_malformed() -> None:

@@ -9,26 +9,29 @@ store's clock (`enqueue.lua`).
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from taskiq import TaskiqMessage
 
+from jobqueue._job_types import Defaults, JobSpec, JobType, validate_payload
 from jobqueue._names import check_job_id, check_job_type
 from jobqueue._wire import encode_tail, from_taskiq, taskiq_body
 from jobqueue.codec import canonical_digest, dump_validated, to_jsonable
 from jobqueue.errors import InvalidOptionsError, UnknownQueueError
-from jobqueue.jobs import JobSpec, JobType, validate_payload
-from jobqueue.options import EnqueueOptions, JobInfo, JobState, as_seconds
+from jobqueue.options import EnqueueOptions, JobInfo, JobState, as_deadline, as_seconds
 
 __all__ = ["JobRef", "Submission", "resolve", "resolve_taskiq"]
 
-JobRef = str | JobType[Any]
+JobRef = str | JobType[Any, Any]
 """A job type by name, or a typed `JobType`."""
-Spec = JobSpec | JobType[Any]
+Spec = JobSpec | JobType[Any, Any]
+_NO_DEFAULTS = Defaults()
+T = TypeVar("T")
 SpecLookup = Callable[[str], JobSpec | None]
 """The job spec of a job type, if known (`registry.get`, `broker.job_specs.get`)."""
 
@@ -50,8 +53,26 @@ class Submission:
     """Seconds from when the store accepts the job, on the store's clock (not the producer's)."""
     process_at: float | None = None
     """Epoch seconds; `None` (or a time past) runs it now."""
+    result_ttl: float | None = None
+    deadline: float | None = None
+    """Epoch seconds past which the job is not run."""
     tail: bytes = b""
     """The stored record after its job type and enqueue time (see `_wire`)."""
+
+    def encode(
+        self, body: Any, labels: dict[str, Any] | None = None, args_and_kwargs: bool = False
+    ) -> None:
+        """Write the record's tail: `body` (the JSON-ready payload) and these options."""
+        self.tail = encode_tail(
+            orjson.dumps(body),
+            unique_digest=self.unique_digest,
+            max_retry=self.max_retry,
+            timeout=self.timeout,
+            result_ttl=self.result_ttl,
+            deadline=self.deadline,
+            labels=labels,
+            args_and_kwargs=args_and_kwargs,
+        )
 
     def due(self, now: float) -> float:
         """When the job becomes due, for a store that accepts it at `now`."""
@@ -72,6 +93,8 @@ class Submission:
             process_at=datetime.fromtimestamp(self.due(enqueued_at), UTC),
             max_retry=self.max_retry,
             timeout=self.timeout,
+            result_ttl=self.result_ttl,
+            deadline=None if self.deadline is None else datetime.fromtimestamp(self.deadline, UTC),
         )
 
 
@@ -95,30 +118,35 @@ def resolve(
     spec: Spec | None = specs(job_type)
     if spec is None and isinstance(job, JobType):
         spec = job  # a producer without the job's code still knows its declared defaults
-    queue = _queue(opts.queue or (spec.queue if spec else None) or default_queue, queues)
+    known = spec.defaults if spec is not None else _NO_DEFAULTS
+    queue = _queue(opts.queue or known.queue or default_queue, queues)
     if spec is not None and spec.adapter is not None:  # the registry's view wins, as in workers
         body = dump_validated(spec.adapter, validate_payload(spec, job_type, payload), job_type)
     else:
         body = to_jsonable(payload, job_type)
-    max_retry = opts.max_retry
-    if max_retry is None and spec is not None:
-        max_retry = spec.max_retry
-    timeout = as_seconds(opts.timeout, "timeout")
-    if timeout is None and spec is not None:
-        timeout = spec.timeout
-    unique_ttl = _unique_ttl(job_type, opts, spec)
+    unique_ttl = _unique_ttl(job_type, opts, known)
+    now = time.time()
+    deadline = as_deadline(opts.deadline, now)
+    if deadline is None and known.deadline:
+        deadline = now + known.deadline
     return Submission(
         id=opts.job_id or new_id(),
         job_type=job_type,
         queue=queue,
         payload=body,
-        max_retry=None if max_retry is None else int(max_retry),
-        timeout=timeout,
+        max_retry=_first(opts.max_retry, known.max_retry),
+        timeout=_first(as_seconds(opts.timeout, "timeout"), known.timeout),
         unique_ttl=unique_ttl,
         unique_digest=canonical_digest(job_type, [[body], {}]) if unique_ttl else None,
         delay=as_seconds(opts.delay, "delay") or None,
         process_at=opts.process_at.timestamp() if opts.process_at is not None else None,
+        result_ttl=_first(as_seconds(opts.result_ttl, "result_ttl"), known.result_ttl) or None,
+        deadline=deadline,
     )
+
+
+def _first(given: T | None, default: T | None) -> T | None:
+    return given if given is not None else default
 
 
 @functools.lru_cache(maxsize=1024)
@@ -133,12 +161,10 @@ def _queue(queue: str, queues: Collection[str]) -> str:
     return queue
 
 
-def _unique_ttl(job_type: str, opts: EnqueueOptions, spec: Spec | None) -> float | None:
+def _unique_ttl(job_type: str, opts: EnqueueOptions, known: Defaults) -> float | None:
     if not opts.unique:
         return None
-    ttl = as_seconds(opts.unique_ttl, "unique_ttl")
-    if ttl is None and spec is not None:
-        ttl = spec.unique_ttl
+    ttl = _first(as_seconds(opts.unique_ttl, "unique_ttl"), known.unique_ttl)
     if not ttl:
         raise InvalidOptionsError(
             f"unique job {job_type!r} needs unique_ttl (in the options or on the job type)"
@@ -165,12 +191,13 @@ def resolve_taskiq(
         options = from_taskiq(message)
     except ValueError as exc:
         raise InvalidOptionsError(f"task {message.task_name!r}: bad option label: {exc}") from None
-    queue = _queue(options.queue or (spec and spec.queue) or default_queue, queues)
+    queue = _queue(options.queue or (spec.queue if spec else None) or default_queue, queues)
     raw_body, shaped = taskiq_body(message)
     body = to_jsonable(raw_body, message.task_name)
     digest = None
     if options.unique_ttl:
         digest = canonical_digest(message.task_name, [list(message.args), dict(message.kwargs)])
+    known = spec.defaults if spec is not None else _NO_DEFAULTS
     submission = Submission(
         id=message.task_id,
         job_type=message.task_name,
@@ -182,13 +209,8 @@ def resolve_taskiq(
         unique_digest=digest,
         process_at=options.process_at,
         delay=None if options.process_at is not None else options.delay,
+        result_ttl=known.result_ttl,
+        deadline=time.time() + known.deadline if known.deadline else None,
     )
-    submission.tail = encode_tail(
-        orjson.dumps(body),
-        unique_digest=digest,
-        max_retry=options.max_retry,
-        timeout=options.timeout,
-        labels=options.labels,
-        args_and_kwargs=shaped,
-    )
+    submission.encode(body, options.labels, shaped)
     return submission

@@ -9,8 +9,9 @@ lives elsewhere. The record holds only what differs from the defaults:
 ```
 
 `US` is the ASCII unit separator (0x1f), which no name may contain and JSON always escapes.
-`options` is empty or `;`-separated `key=value` pairs (`r` max retry, `t` timeout in seconds, `a=1`
-when the body is `[args, kwargs]` rather than the single payload); `labels` is empty or a JSON
+`options` is empty or `;`-separated `key=value` pairs (`r` max retry, `t` timeout in seconds, `R`
+result retention in ms, `d` deadline in epoch ms, `a=1` when the body is `[args, kwargs]` rather
+than the single payload); `labels` is empty or a JSON
 object of Taskiq labels jobqueue does not own; `body` is the payload's JSON. A job with a 40-byte
 payload and no options is about 70 bytes, against the 230 of the Taskiq message it stands for.
 
@@ -82,6 +83,10 @@ class WireJob:
     kwargs: dict[str, Any]
     legacy: bool = False
     """Read from jobqueue 0.1's layout (the Taskiq message in the job hash)."""
+    result_ttl_ms: int = 0
+    """How long its result is kept after it ends; 0: not kept."""
+    deadline: float | None = None
+    """Epoch seconds past which it is not run."""
 
     @property
     def payload(self) -> Any:
@@ -97,6 +102,8 @@ def encode_tail(
     unique_digest: str | None = None,
     max_retry: int | None = None,
     timeout: float | None = None,
+    result_ttl: float | None = None,
+    deadline: float | None = None,
     labels: dict[str, Any] | None = None,
     args_and_kwargs: bool = False,
 ) -> bytes:
@@ -106,6 +113,10 @@ def encode_tail(
         options.append(b"r=%d" % max_retry)
     if timeout is not None:
         options.append(b"t=" + repr(float(timeout)).encode())
+    if result_ttl:
+        options.append(b"R=%d" % round(result_ttl * 1000))
+    if deadline is not None:
+        options.append(b"d=%d" % round(deadline * 1000))
     if args_and_kwargs:
         options.append(b"a=1")
     label_json = _labels_json(labels) if labels else b""
@@ -170,48 +181,48 @@ def _with_options(
     labels: bytes,
     value: Any,
 ) -> WireJob:
-    max_retry, timeout, shaped = _options(options)
+    found = _options(options) if options else {}
     extra = _json(labels, "labels") if labels else {}
     if not isinstance(extra, dict):
         raise MalformedRecordError("malformed record: labels are not a JSON object")
     args: list[Any] = [value]
     kwargs: dict[str, Any] = {}
-    if shaped:
+    if found.get(b"a"):
         if not (isinstance(value, list) and len(value) == 2):
             raise MalformedRecordError("malformed record: body is not [args, kwargs]")
         args, kwargs = value
         if not isinstance(args, list) or not isinstance(kwargs, dict):
             raise MalformedRecordError("malformed record: body is not [args, kwargs]")
+    deadline = found.get(b"d")
     return WireJob(
         job_type=job_type,
         enqueued_at=enqueued_at,
         unique_digest=digest.decode(errors="replace") or None,
-        max_retry=max_retry,
-        timeout=timeout,
+        max_retry=found.get(b"r"),
+        timeout=found.get(b"t"),
         labels=extra,
         args=args,
         kwargs=kwargs,
+        result_ttl_ms=found.get(b"R", 0),
+        deadline=None if deadline is None else deadline / 1000,
     )
 
 
-def _options(raw: bytes) -> tuple[int | None, float | None, bool]:
-    max_retry: int | None = None
-    timeout: float | None = None
-    shaped = False
-    if not raw:
-        return max_retry, timeout, shaped
+_OPTION_PARSERS: dict[bytes, Any] = {b"r": int, b"t": float, b"R": int, b"d": int, b"a": int}
+
+
+def _options(raw: bytes) -> dict[bytes, Any]:
+    """The `key=value` options of a record; keys this version does not know are ignored."""
+    found: dict[bytes, Any] = {}
     try:
         for item in raw.split(b";"):
             key, _, value = item.partition(b"=")
-            if key == b"r":
-                max_retry = int(value)
-            elif key == b"t":
-                timeout = float(value)
-            elif key == b"a":
-                shaped = value == b"1"
+            parse = _OPTION_PARSERS.get(key)
+            if parse is not None:
+                found[key] = parse(value)
     except ValueError:
         raise MalformedRecordError("malformed record: bad options") from None
-    return max_retry, timeout, shaped
+    return found
 
 
 def _json(raw: bytes, what: str) -> Any:

@@ -9,6 +9,9 @@ JobQueueError
 ├── DuplicateJobError         a unique job (or job id) that already exists; carries the existing id
 ├── QueueClosedError          the queue was used after close()
 ├── QueueUnavailableError     the store could not be reached or was not ready: retry it
+├── JobFailedError            waited for a result, but the job ended dead or cancelled
+├── JobNotFoundError          no such job, or its result's retention ended
+├── ResultTimeoutError        waited for a result longer than the timeout
 └── PermanentError            raised by a job to skip its remaining retries and go to dead
 ```
 
@@ -21,11 +24,14 @@ __all__ = [
     "ConfigurationError",
     "DuplicateJobError",
     "InvalidOptionsError",
+    "JobFailedError",
+    "JobNotFoundError",
     "JobQueueError",
     "PayloadError",
     "PermanentError",
     "QueueClosedError",
     "QueueUnavailableError",
+    "ResultTimeoutError",
     "UnknownQueueError",
 ]
 
@@ -99,6 +105,30 @@ class QueueUnavailableError(JobQueueError, ConnectionError):
     def __init__(self, message: str, *, job_ids: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.job_ids = job_ids
+
+
+class JobFailedError(JobQueueError):
+    """The job whose result was awaited ended dead or cancelled.
+
+    Attributes:
+        job_id: The job.
+        state: `dead` or `cancelled`.
+        error: Why: its last error, "cancelled", or "deadline passed ...".
+    """
+
+    def __init__(self, job_id: str, state: str, error: str) -> None:
+        super().__init__(f"job {job_id!r} ended {state}: {error}")
+        self.job_id = job_id
+        self.state = state
+        self.error = error
+
+
+class JobNotFoundError(JobQueueError, LookupError):
+    """No job has this id: it never existed, or it ended and its result's retention is over."""
+
+
+class ResultTimeoutError(JobQueueError, TimeoutError):
+    """The job had not ended when the wait for its result timed out (it still may)."""
 
 
 class PermanentError(JobQueueError):

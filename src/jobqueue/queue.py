@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar, overload, runtime_checkable
 
-import orjson
 from taskiq import TaskiqMessage, TaskiqMiddleware
 from taskiq.utils import maybe_awaitable
 
@@ -20,7 +19,7 @@ from jobqueue._labels import Label
 from jobqueue._log import job_logger as logger
 from jobqueue._resolve import JobRef, Submission, resolve
 from jobqueue._shortcuts import NO_OPTIONS, EnqueueShortcuts
-from jobqueue._wire import encode_tail, from_taskiq, taskiq_body
+from jobqueue._wire import from_taskiq, taskiq_body
 from jobqueue.broker import JobBroker
 from jobqueue.errors import JobQueueError, QueueClosedError
 from jobqueue.jobs import JobType
@@ -210,12 +209,7 @@ class JobQueue(EnqueueShortcuts):
         if custom:
             await _through_middlewares(submission, custom)
         else:
-            submission.tail = encode_tail(
-                orjson.dumps(submission.payload),
-                unique_digest=submission.unique_digest,
-                max_retry=submission.max_retry,
-                timeout=submission.timeout,
-            )
+            submission.encode(submission.payload)
         return submission
 
 
@@ -247,11 +241,4 @@ async def _through_middlewares(sub: Submission, middlewares: list[TaskiqMiddlewa
     sub.max_retry = options.max_retry
     sub.timeout = options.timeout
     body, shaped = taskiq_body(message)
-    sub.tail = encode_tail(
-        orjson.dumps(body),
-        unique_digest=sub.unique_digest,
-        max_retry=sub.max_retry,
-        timeout=sub.timeout,
-        labels=options.labels,
-        args_and_kwargs=shaped,
-    )
+    sub.encode(body, options.labels, shaped)
