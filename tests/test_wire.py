@@ -140,7 +140,7 @@ def test_a_message_of_the_previous_layout_is_read() -> None:
 
 def test_the_taskiq_message_of_a_delivery() -> None:
     job = decode(record("t", 1, encode_tail(b'{"a":1}', max_retry=2)))
-    message = to_taskiq("id1", "low", job, "7", default_timeout=30.0)
+    message = to_taskiq("id1", "low", job, "7", timeout=30.0)
     assert (message.task_id, message.task_name, message.args) == ("id1", "t", [{"a": 1}])
     assert message.labels == {
         "queue": "low",

@@ -14,10 +14,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from taskiq import TaskiqMessage
 
 from jobqueue._attempt import Delivery
+from jobqueue._running import ProgressReporter, enter
 
 __all__ = ["Attempts"]
 
@@ -27,7 +29,8 @@ Key = tuple[str, str]
 class Attempts:
     """Every delivery this worker holds, by `(job id, token)`."""
 
-    def __init__(self) -> None:
+    def __init__(self, report: ProgressReporter | None = None) -> None:
+        self._report = report
         self._held: dict[Key, Delivery] = {}
         self._running: set[Key] = set()
         self._acking: set[Key] = set()
@@ -91,17 +94,40 @@ class Attempts:
             await self._slot_freed.wait()
 
     def started(self, delivery: Delivery, message: TaskiqMessage) -> None:
-        """Its attempt begins in the current task; after the drain's grace it stops at once."""
+        """Its attempt begins in the current task; after the drain's grace it stops at once.
+
+        So does one whose job was cancelled meanwhile. The task's `current_job()` is this one.
+        """
         delivery.message = message
         delivery.started_at = time.monotonic()
         delivery.task = asyncio.current_task()
-        if self.drain_expired and delivery.task is not None:
+        if self._report is not None:
+            enter(delivery, self._report)
+        if delivery.task is None:
+            return
+        if delivery.cancel_requested:
+            delivery.task.cancel()
+        elif self.drain_expired:
             delivery.stopped_for_shutdown = True
             delivery.task.cancel()
 
     def failed(self, delivery: Delivery, exc: BaseException) -> None:
         """Its attempt raised; the acknowledgement decides between retry and dead."""
         delivery.error = exc
+
+    def succeeded(self, delivery: Delivery, returned: Any) -> None:
+        """Its attempt returned; a job that keeps its result stores this."""
+        delivery.returned = returned
+
+    def cancel(self, job_id: str) -> list[Delivery]:
+        """`cancel()` asked for the job to stop: mark its deliveries, stop what runs of them."""
+        found = [d for key, d in self._held.items() if key[0] == job_id and not d.cancel_requested]
+        for delivery in found:
+            delivery.cancel_requested = True
+            task = delivery.task
+            if task is not None and not task.done() and delivery.error is None:
+                task.cancel()
+        return found
 
     def lose(self, pairs: Iterable[Key]) -> list[Delivery]:
         """The store refused these leases: the job is no longer this delivery's."""

@@ -12,12 +12,14 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from jobqueue._attempt import Delivery, Outcome, OutcomeKind
+from jobqueue._attempt import CANCELLED, Delivery, Outcome, OutcomeKind
 from jobqueue._resolve import Submission
+from jobqueue._status import JobStatus
 from jobqueue._wire import record
 from jobqueue.errors import DuplicateJobError, JobQueueError
-from jobqueue.options import JobInfo, JobState
+from jobqueue.options import CancelResult, JobInfo, JobState, Progress
 from jobqueue.settings import QueueSettings
 
 __all__ = ["MemoryStore", "StoredJob"]
@@ -47,23 +49,35 @@ class StoredJob:
     traceback: str = ""
     failed_at: float | None = None
     completed_at: float | None = None
+    result_ttl: float | None = None
+    result: bytes | None = None
+    progress: Progress | None = None
+    cancel_requested: bool = False
 
 
 class MemoryStore:
     """Jobs, queues, the due heap, dead and completed jobs, unique locks and counters."""
 
-    def __init__(self, settings: QueueSettings, on_due: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        settings: QueueSettings,
+        on_due: Callable[[], None],
+        on_end: Callable[[str], None] = lambda job_id: None,
+    ) -> None:
         self.settings = settings
         names = settings.queue_names
         self.jobs: dict[str, StoredJob] = {}
         self.pending: dict[str, deque[str]] = {name: deque() for name in names}
         self.dead: dict[str, dict[str, float]] = {name: {} for name in names}  # id: failed_at
-        self.stats = {name: {"processed": 0, "failed": 0, "dead": 0} for name in names}
+        self.stats = {
+            name: {"processed": 0, "failed": 0, "dead": 0, "cancelled": 0} for name in names
+        }
         self._due: list[tuple[float, int, str]] = []  # scheduled and retry: (due, seq, id)
         self._seq = 0
         self._completed: deque[tuple[float, str]] = deque()  # (expires_at, id), oldest first
         self._locks: dict[_UniqueKey, tuple[str, float]] = {}  # key: (holder id, expiry)
         self._on_due = on_due
+        self._on_end = on_end
 
     # -- enqueue ------------------------------------------------------------------------------
 
@@ -92,6 +106,7 @@ class MemoryStore:
             max_retry=sub.max_retry,
             timeout=sub.timeout,
             unique=unique,
+            result_ttl=sub.result_ttl,
         )
         self.jobs[sub.id] = job
         if state is JobState.SCHEDULED:
@@ -160,7 +175,7 @@ class MemoryStore:
         now = time.time()
         if outcome.kind is OutcomeKind.COMPLETE:
             stats["processed"] += 1
-            self._complete(job, now)
+            self._complete(job, now, outcome.result)
         elif outcome.kind is OutcomeKind.RETRY:
             stats["failed"] += 1
             job.retried += 1  # the unique lock stays held until success or its TTL
@@ -168,7 +183,7 @@ class MemoryStore:
             job.failed_at, job.process_at = now, now + outcome.delay
             self._push_due(job)
             self._on_due()
-        elif outcome.kind is OutcomeKind.DEAD:
+        elif outcome.kind in (OutcomeKind.DEAD, OutcomeKind.CANCELLED):
             if outcome.counts_as_failure:
                 stats["failed"] += 1
             self._bury(job, outcome, now)
@@ -176,25 +191,36 @@ class MemoryStore:
             self.requeue([delivery])
         return True
 
-    def _complete(self, job: StoredJob, now: float) -> None:
-        held = self._locks.get(job.unique) if job.unique is not None else None
-        if job.unique is not None and held is not None and held[0] == job.id:
-            del self._locks[job.unique]  # released on success only, as in complete.lua
-        retention = self.settings.completed_retention
+    def _complete(self, job: StoredJob, now: float, result: bytes | None) -> None:
+        self._unlock(job)  # released on success, as in complete.lua
+        retention = max(self.settings.completed_retention, job.result_ttl or 0.0)
         if retention > 0:
-            job.state, job.completed_at = JobState.COMPLETED, now
+            job.state, job.completed_at, job.result = JobState.COMPLETED, now, result
             self._completed.append((now + retention, job.id))
             self.prune_completed()
         else:
             del self.jobs[job.id]
+        self._on_end(job.id)
+
+    def _unlock(self, job: StoredJob) -> None:
+        held = self._locks.get(job.unique) if job.unique is not None else None
+        if job.unique is not None and held is not None and held[0] == job.id:
+            del self._locks[job.unique]
 
     def _bury(self, job: StoredJob, outcome: Outcome, now: float) -> None:
-        """Move a job to dead, then bound the dead set by age and count (dropping records)."""
-        job.state, job.error, job.traceback = JobState.DEAD, outcome.error, outcome.traceback
-        job.failed_at = now
+        """Move a job to dead, then bound the dead set by age and count (dropping records).
+
+        A cancelled job goes there too, as `cancelled`, and gives up its unique lock.
+        """
+        cancelled = outcome.kind is OutcomeKind.CANCELLED
+        job.state = JobState.CANCELLED if cancelled else JobState.DEAD
+        job.error, job.traceback, job.failed_at = outcome.error, outcome.traceback, now
+        if cancelled:
+            self._unlock(job)
         dead = self.dead[job.queue]
         dead[job.id] = now
-        self.stats[job.queue]["dead"] += 1
+        self.stats[job.queue]["cancelled" if cancelled else "dead"] += 1
+        self._on_end(job.id)
         cutoff = now - self.settings.dead_max_age
         while dead:  # oldest first: stop at the first one young enough, once the count fits
             oldest, failed_at = next(iter(dead.items()))
@@ -222,6 +248,36 @@ class MemoryStore:
                 self.pending[job.queue].appendleft(job.id)
                 moved += 1
         return moved
+
+    def cancel(self, job_id: str) -> CancelResult:
+        """Cancel a job, as `cancel.lua` does (a running one is only marked)."""
+        job = self.jobs.get(job_id)
+        if job is None:
+            return CancelResult.NOT_FOUND
+        if job.state in (JobState.COMPLETED, JobState.DEAD, JobState.CANCELLED):
+            return CancelResult.FINISHED
+        if job.state is JobState.ACTIVE:
+            job.cancel_requested = True
+            return CancelResult.STOPPING
+        if job.state is JobState.PENDING:
+            self.pending[job.queue].remove(job_id)
+        # A scheduled or retry job's entry in the due heap goes stale with its state.
+        self._bury(job, CANCELLED, time.time())
+        return CancelResult.CANCELLED
+
+    def report(self, delivery: Delivery, fraction: float, message: str) -> None:
+        """Keep a running job's progress, while this delivery holds it."""
+        job = self.held(delivery)
+        if job is not None:
+            job.progress = Progress(fraction, message, datetime.now(UTC))
+
+    def status(self, job_id: str) -> JobStatus | None:
+        """A job's state and what it left."""
+        self.prune_completed()
+        job = self.jobs.get(job_id)
+        if job is None:
+            return None
+        return JobStatus(job.state, job.result, job.error, job.progress)
 
     def waiting(self) -> int:
         """Jobs due later (scheduled or waiting for a retry)."""

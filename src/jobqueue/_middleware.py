@@ -52,6 +52,12 @@ class LifecycleMiddleware(TaskiqMiddleware):
         if delivery is not None:
             self.attempts.failed(delivery, exception)
 
+    def post_execute(self, message: TaskiqMessage, result: TaskiqResult[Any]) -> None:
+        """Keep what the job returned, for a job that keeps its result."""
+        delivery = delivery_of(self.attempts, message)
+        if delivery is not None and not result.is_err:
+            self.attempts.succeeded(delivery, result.return_value)
+
 
 class LoggingMiddleware(TaskiqMiddleware):
     """Logs each attempt with its fields in `extra` (job_type, job_id, queue, duration_ms, ...)."""

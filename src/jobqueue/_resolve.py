@@ -23,7 +23,14 @@ from jobqueue._names import check_job_id, check_job_type
 from jobqueue._wire import encode_tail, from_taskiq, taskiq_body
 from jobqueue.codec import canonical_digest, dump_validated, to_jsonable
 from jobqueue.errors import InvalidOptionsError, UnknownQueueError
-from jobqueue.options import EnqueueOptions, JobInfo, JobState, as_deadline, as_seconds
+from jobqueue.options import (
+    EnqueueOptions,
+    JobInfo,
+    JobState,
+    ResultReader,
+    as_deadline,
+    as_seconds,
+)
 
 __all__ = ["JobRef", "Submission", "resolve", "resolve_taskiq"]
 
@@ -58,6 +65,8 @@ class Submission:
     """Epoch seconds past which the job is not run."""
     tail: bytes = b""
     """The stored record after its job type and enqueue time (see `_wire`)."""
+    reader: ResultReader | None = None
+    """How the `JobInfo` of this job waits for its result (the queue that enqueued it)."""
 
     def encode(
         self, body: Any, labels: dict[str, Any] | None = None, args_and_kwargs: bool = False
@@ -95,6 +104,7 @@ class Submission:
             timeout=self.timeout,
             result_ttl=self.result_ttl,
             deadline=None if self.deadline is None else datetime.fromtimestamp(self.deadline, UTC),
+            reader=self.reader,
         )
 
 

@@ -16,6 +16,7 @@ __all__ = ["NO_OPTIONS", "EnqueueShortcuts"]
 
 NO_OPTIONS = EnqueueOptions()
 P = TypeVar("P")
+R = TypeVar("R")
 
 
 class EnqueueShortcuts(ABC):
@@ -28,7 +29,7 @@ class EnqueueShortcuts(ABC):
         """Enqueue a job with explicit options."""
 
     @overload
-    async def enqueue(self, job_type: JobType[P], payload: P) -> JobInfo: ...
+    async def enqueue(self, job_type: JobType[P, R], payload: P) -> JobInfo[R]: ...
     @overload
     async def enqueue(self, job_type: str, payload: Any) -> JobInfo: ...
     async def enqueue(self, job_type: str | JobType[Any], payload: Any) -> JobInfo:
@@ -37,8 +38,8 @@ class EnqueueShortcuts(ABC):
 
     @overload
     async def enqueue_with_delay(
-        self, job_type: JobType[P], payload: P, delay: timedelta | float
-    ) -> JobInfo: ...
+        self, job_type: JobType[P, R], payload: P, delay: timedelta | float
+    ) -> JobInfo[R]: ...
     @overload
     async def enqueue_with_delay(
         self, job_type: str, payload: Any, delay: timedelta | float
@@ -51,8 +52,8 @@ class EnqueueShortcuts(ABC):
 
     @overload
     async def enqueue_at(
-        self, job_type: JobType[P], payload: P, process_at: datetime
-    ) -> JobInfo: ...
+        self, job_type: JobType[P, R], payload: P, process_at: datetime
+    ) -> JobInfo[R]: ...
     @overload
     async def enqueue_at(self, job_type: str, payload: Any, process_at: datetime) -> JobInfo: ...
     async def enqueue_at(

@@ -280,19 +280,18 @@ def _parse_label(value: Any, kind: Any) -> Any:
 
 
 def to_taskiq(
-    job_id: str, queue: str, job: WireJob, token: str, default_timeout: float | None
+    job_id: str, queue: str, job: WireJob, token: str, timeout: float | None
 ) -> TaskiqMessage:
     """The Taskiq message that runs one delivery of a job.
 
     The task id is always the job id (whatever an old message said), and the labels carry the
-    job's own options, the job type's timeout when the job has none, and the delivery's token.
+    job's own options, the attempt's `timeout` and the delivery's token.
     """
     labels = dict(job.labels)
     labels[Label.QUEUE] = queue
     labels[DELIVERY_LABEL] = token
     if job.max_retry is not None:
         labels[Label.MAX_RETRY] = job.max_retry
-    timeout = job.timeout if job.timeout is not None else default_timeout
     if timeout is not None:
         labels[Label.TIMEOUT] = timeout
     return _message(

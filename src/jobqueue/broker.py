@@ -5,7 +5,8 @@ SAQ's queue base does: `stream()` fetches within the concurrency and prefetch li
 store outages, turns each stored record into a Taskiq message and buries what cannot run; and
 `acknowledge()` asks the pure `decide()` what an attempt did to its job. A driver implements
 `submit` (store jobs), `_fetch` (lease jobs), `_apply` (carry out an outcome atomically) and
-`_requeue` (put held jobs back on shutdown).
+`_requeue` (put held jobs back on shutdown), and for job control `cancel`, `status` and
+`report_progress`; `result()` is written once on top of `status` and the driver's wake-ups.
 """
 
 from __future__ import annotations
@@ -13,25 +14,30 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, Sequence
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
+from pydantic import TypeAdapter
 from taskiq import AckableMessage, AsyncBroker, BrokerMessage
 from taskiq.serializers import ORJSONSerializer
 
 from jobqueue._attempt import Delivery, Outcome, OutcomeKind, decide
+from jobqueue._ends import Waiters
 from jobqueue._held import Attempts
 from jobqueue._ids import new_id
 from jobqueue._log import driver_logger as logger
 from jobqueue._middleware import LifecycleMiddleware, LoggingMiddleware
 from jobqueue._outage import Backoff, OutageLog
 from jobqueue._resolve import Submission, resolve_taskiq
+from jobqueue._status import JobStatus, ResultTypes, wait_for_result
 from jobqueue._wire import MalformedRecordError, decode, to_taskiq
 from jobqueue.errors import JobQueueError
 from jobqueue.jobs import JobRegistry, JobSpec
-from jobqueue.options import JobInfo
+from jobqueue.options import CancelResult, JobInfo
 from jobqueue.settings import QueueSettings
 
 __all__ = ["JobBroker"]
@@ -52,7 +58,9 @@ class JobBroker(AsyncBroker, ABC):
         self.job_specs: dict[str, JobSpec] = {}
         self.job_providers: dict[str, Any] = {}
         """Providers of class-based jobs, as mapped onto an attached container."""
-        self.attempts = Attempts()
+        self.attempts = Attempts(report=self.report_progress)
+        self.waiters = Waiters()
+        """Producers waiting for jobs to end (`result()`); the driver wakes them."""
         self.outage = OutageLog(logger)
         self._job_types: dict[str, tuple[bool, float | None]] = {}
         self._wakeup = asyncio.Event()
@@ -97,6 +105,50 @@ class JobBroker(AsyncBroker, ABC):
         result = (await self.submit([submission]))[0]
         if isinstance(result, JobQueueError):
             raise result
+
+    # -- job control ------------------------------------------------------------------------
+
+    @abstractmethod
+    async def cancel(self, job_id: str, queue: str | None = None) -> CancelResult:
+        """Cancel a job: remove it if it waits, stop it if it runs (see `CancelResult`)."""
+
+    @abstractmethod
+    async def status(self, job_id: str, queue: str | None = None) -> JobStatus | None:
+        """A job's state and what it left (result, error, progress); `None`: no such job."""
+
+    @abstractmethod
+    async def report_progress(self, delivery: Delivery, fraction: float, message: str) -> None:
+        """Keep a running job's progress (`current_job().progress()`)."""
+
+    async def result(
+        self, job_id: str, timeout: float | None = None, result_types: ResultTypes | None = None
+    ) -> Any:
+        """Wait for a job's outcome: its result, or `JobFailedError` (see `Queue.result`).
+
+        The result is read as its job type's result type (`result_types`, by default the ones
+        registered on this broker).
+        """
+        await self._watch_ends()
+        types = result_types or self.result_type
+        return await wait_for_result(job_id, self.status, self.waiters, timeout, types)
+
+    def result_type(self, job_type: str) -> TypeAdapter[Any] | None:
+        """How results of a job type registered here are read back."""
+        spec = self.job_specs.get(job_type)
+        return spec.result_adapter if spec is not None else None
+
+    async def _watch_ends(self) -> None:
+        """Make sure the driver wakes `waiters` when jobs end (started on first use)."""
+
+    def cancel_requested(self, job_id: str) -> None:
+        """A worker learns that `cancel()` asked for a job to stop."""
+        for delivery in self.attempts.cancel(job_id):
+            logger.info(
+                "Cancelling job %s id=%s",
+                delivery.job_type,
+                job_id,
+                extra={"job_id": job_id, "queue": delivery.queue},
+            )
 
     # -- consuming ----------------------------------------------------------------------------
 
@@ -171,6 +223,9 @@ class JobBroker(AsyncBroker, ABC):
                     buffer.extend(d for d in batch if self._runnable(d))
                     continue
                 delivery = buffer.popleft()
+                if delivery.cancel_requested:  # cancelled while it waited in the buffer
+                    self.acknowledge(delivery)
+                    continue
                 self.attempts.handed_out(delivery)
                 yield delivery
         finally:
@@ -214,9 +269,15 @@ class JobBroker(AsyncBroker, ABC):
         if not known:
             delivery.problem = f"unknown job type {job.job_type!r}: no worker handler is registered"
             return False
-        delivery.message = to_taskiq(
-            delivery.id, delivery.queue, job, delivery.token, default_timeout
-        )
+        timeout = job.timeout if job.timeout is not None else default_timeout
+        if job.deadline is not None:
+            left = job.deadline - time.time()
+            if left <= 0:
+                when = datetime.fromtimestamp(job.deadline, UTC).isoformat(timespec="seconds")
+                delivery.problem = f"deadline passed: not started by {when}"
+                return False
+            timeout = min(left, timeout or left)  # it may run until the deadline at most
+        delivery.message = to_taskiq(delivery.id, delivery.queue, job, delivery.token, timeout)
         return True
 
     def _job_type(self, name: str) -> tuple[bool, float | None]:

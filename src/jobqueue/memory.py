@@ -21,6 +21,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from taskiq.events import TaskiqEvents
 from taskiq.utils import maybe_awaitable
 
@@ -28,11 +29,12 @@ from jobqueue._attempt import Delivery, Outcome
 from jobqueue._memory_store import MemoryStore, StoredJob
 from jobqueue._order import queue_order
 from jobqueue._resolve import Submission
+from jobqueue._status import JobStatus
 from jobqueue._wire import MalformedRecordError, decode
 from jobqueue.broker import JobBroker
 from jobqueue.errors import JobQueueError, UnknownQueueError
 from jobqueue.jobs import JobRegistry
-from jobqueue.options import JobInfo, JobRecord
+from jobqueue.options import CancelResult, JobInfo, JobRecord
 from jobqueue.receiver import JobReceiver
 from jobqueue.settings import QueueSettings
 
@@ -51,7 +53,7 @@ class MemoryJobBroker(JobBroker):
         self, settings: QueueSettings | None = None, *, registry: JobRegistry | None = None
     ) -> None:
         super().__init__(settings, registry=registry)
-        self.store = MemoryStore(self.settings, on_due=self._forward)
+        self.store = MemoryStore(self.settings, on_due=self._forward, on_end=self.waiters.ended)
         self._changed = asyncio.Event()
         self._due_timer: asyncio.TimerHandle | None = None
         self._finish: asyncio.Event | None = None
@@ -150,6 +152,24 @@ class MemoryJobBroker(JobBroker):
             self.wake()
         return moved
 
+    # -- job control ------------------------------------------------------------------------
+
+    async def cancel(self, job_id: str, queue: str | None = None) -> CancelResult:
+        """Cancel a job: removed if it waits, stopped if it runs (see `CancelResult`)."""
+        outcome = self.store.cancel(job_id)
+        if outcome is CancelResult.STOPPING:
+            self.cancel_requested(job_id)
+        self._changed.set()
+        return outcome
+
+    async def status(self, job_id: str, queue: str | None = None) -> JobStatus | None:
+        """A job's state and what it left."""
+        return self.store.status(job_id)
+
+    async def report_progress(self, delivery: Delivery, fraction: float, message: str) -> None:
+        """Keep a running job's progress."""
+        self.store.report(delivery, fraction, message)
+
     # -- inspection ---------------------------------------------------------------------------
 
     def job(self, job_id: str) -> dict[str, Any] | None:
@@ -191,7 +211,7 @@ class MemoryJobBroker(JobBroker):
     # A bounded wait by default is what tests want, hence the `timeout` parameter.
     async def wait_idle(
         self,
-        timeout: float = 5.0,  # noqa: ASYNC109
+        timeout: float = 5.0,
         *,
         include_scheduled: bool = False,
     ) -> None:
@@ -237,6 +257,8 @@ def _record(job: StoredJob) -> JobRecord:
         deliveries=job.deliveries,
         lost=job.lost,
         timeout=job.timeout,
+        progress=job.progress,
+        result=orjson.loads(job.result) if job.result else None,
     )
 
 

@@ -178,7 +178,7 @@ class JobInfo(Generic[R]):
     reader: ResultReader | None = field(default=None, compare=False, repr=False)
     """Set by the queue that enqueued it, for `result()`."""
 
-    async def result(self, timeout: float | None = None) -> R:  # noqa: ASYNC109
+    async def result(self, timeout: float | None = None) -> R:
         """Wait for the job's outcome: its return value, or `JobFailedError`.
 
         Raises:

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar, overload, runtime_checkable
 
+from pydantic import TypeAdapter
 from taskiq import TaskiqMessage, TaskiqMiddleware
 from taskiq.utils import maybe_awaitable
 
@@ -23,11 +24,12 @@ from jobqueue._wire import from_taskiq, taskiq_body
 from jobqueue.broker import JobBroker
 from jobqueue.errors import JobQueueError, QueueClosedError
 from jobqueue.jobs import JobType
-from jobqueue.options import EnqueueOptions, JobInfo
+from jobqueue.options import CancelResult, EnqueueOptions, JobInfo, Progress
 
 __all__ = ["EnqueueItem", "JobQueue", "JobRef", "Queue"]
 
 P = TypeVar("P")
+R = TypeVar("R")
 
 EnqueueItem = tuple[JobRef, Any] | tuple[JobRef, Any, EnqueueOptions]
 
@@ -41,7 +43,7 @@ class Queue(Protocol):
     """
 
     @overload
-    async def enqueue(self, job_type: JobType[P], payload: P) -> JobInfo: ...
+    async def enqueue(self, job_type: JobType[P, R], payload: P) -> JobInfo[R]: ...
     @overload
     async def enqueue(self, job_type: str, payload: Any) -> JobInfo: ...
     async def enqueue(self, job_type: JobRef, payload: Any) -> JobInfo:
@@ -50,8 +52,8 @@ class Queue(Protocol):
 
     @overload
     async def enqueue_with_delay(
-        self, job_type: JobType[P], payload: P, delay: timedelta | float
-    ) -> JobInfo: ...
+        self, job_type: JobType[P, R], payload: P, delay: timedelta | float
+    ) -> JobInfo[R]: ...
     @overload
     async def enqueue_with_delay(
         self, job_type: str, payload: Any, delay: timedelta | float
@@ -64,8 +66,8 @@ class Queue(Protocol):
 
     @overload
     async def enqueue_at(
-        self, job_type: JobType[P], payload: P, process_at: datetime
-    ) -> JobInfo: ...
+        self, job_type: JobType[P, R], payload: P, process_at: datetime
+    ) -> JobInfo[R]: ...
     @overload
     async def enqueue_at(self, job_type: str, payload: Any, process_at: datetime) -> JobInfo: ...
     async def enqueue_at(self, job_type: JobRef, payload: Any, process_at: datetime) -> JobInfo:
@@ -74,8 +76,8 @@ class Queue(Protocol):
 
     @overload
     async def enqueue_with_options(
-        self, job_type: JobType[P], payload: P, opts: EnqueueOptions
-    ) -> JobInfo: ...
+        self, job_type: JobType[P, R], payload: P, opts: EnqueueOptions
+    ) -> JobInfo[R]: ...
     @overload
     async def enqueue_with_options(
         self, job_type: str, payload: Any, opts: EnqueueOptions
@@ -94,6 +96,36 @@ class Queue(Protocol):
         """Release the connection; further enqueues raise `QueueClosedError`."""
         ...
 
+    async def cancel(self, job_id: str) -> CancelResult:
+        """Cancel a job: removed if it waits, stopped if it runs (see `CancelResult`)."""
+        ...
+
+    @overload
+    async def result(self, job_id: str, timeout: float | None = None) -> Any: ...
+    @overload
+    async def result(
+        self, job_id: str, timeout: float | None = None, *, job_type: JobType[Any, R]
+    ) -> R: ...
+    async def result(
+        self,
+        job_id: str,
+        timeout: float | None = None,
+        *,
+        job_type: JobType[Any, Any] | None = None,
+    ) -> Any:
+        """Wait for a job's outcome: its return value (read as `job_type`'s result type).
+
+        Raises:
+            JobFailedError: It ended dead or cancelled.
+            ResultTimeoutError: `timeout` seconds passed first.
+            JobNotFoundError: No such job, or its result's retention ended.
+        """
+        ...
+
+    async def progress(self, job_id: str) -> Progress | None:
+        """The latest progress a running job reported; `None` if it reported none."""
+        ...
+
 
 class JobQueue(EnqueueShortcuts):
     """A `Queue` on a jobqueue broker (`RedisJobBroker` or `MemoryJobBroker`).
@@ -107,6 +139,8 @@ class JobQueue(EnqueueShortcuts):
         self._owns_broker = owns_broker
         self._started = False
         self._closed = False
+        self._result_adapters: dict[str, TypeAdapter[Any]] = {}
+        """Result types of the job types this queue enqueued, for `JobInfo.result()`."""
 
     async def start(self) -> Self:
         """Connect the broker (once)."""
@@ -142,8 +176,8 @@ class JobQueue(EnqueueShortcuts):
 
     @overload
     async def enqueue_with_options(
-        self, job_type: JobType[P], payload: P, opts: EnqueueOptions
-    ) -> JobInfo: ...
+        self, job_type: JobType[P, R], payload: P, opts: EnqueueOptions
+    ) -> JobInfo[R]: ...
     @overload
     async def enqueue_with_options(
         self, job_type: str, payload: Any, opts: EnqueueOptions
@@ -174,11 +208,68 @@ class JobQueue(EnqueueShortcuts):
             built.append(await self._build(job[0], job[1], opts))
         return await self._submit(built)
 
-    async def _submit(self, submissions: Sequence[Submission]) -> list[JobInfo | JobQueueError]:
+    # -- job control ------------------------------------------------------------------------
+
+    async def cancel(self, job_id: str) -> CancelResult:
+        """Cancel a job: removed if it waits, stopped if it runs (see `CancelResult`).
+
+        A running job's handler gets `asyncio.CancelledError` at its current `await`; it ends
+        `cancelled` (kept like a dead job, never retried) and its unique lock is released.
+        Cancelling a finished job, an unknown one, or one twice changes nothing.
+        """
+        await self._ready()
+        return await self.broker.cancel(job_id)
+
+    @overload
+    async def result(self, job_id: str, timeout: float | None = None) -> Any: ...
+    @overload
+    async def result(
+        self, job_id: str, timeout: float | None = None, *, job_type: JobType[Any, R]
+    ) -> R: ...
+    async def result(
+        self,
+        job_id: str,
+        timeout: float | None = None,
+        *,
+        job_type: JobType[Any, Any] | None = None,
+    ) -> Any:
+        """Wait for a job's outcome, without polling: its return value, or why it failed.
+
+        The job must keep its result (`result_ttl` on its job type or in its options). The
+        value is read back as the job type's result type when it declares one.
+
+        Raises:
+            JobFailedError: It ended dead or cancelled (`.error` says why).
+            ResultTimeoutError: `timeout` seconds passed first (the job may still end).
+            JobNotFoundError: No such job, or it ended and its result's retention is over.
+        """
+        await self._ready()
+        if job_type is not None and job_type.result_adapter is not None:
+            self._result_adapters.setdefault(job_type.name, job_type.result_adapter)
+        return await self.broker.result(job_id, timeout, self._result_type)
+
+    async def progress(self, job_id: str) -> Progress | None:
+        """The latest progress a running job reported (`current_job().progress(...)`)."""
+        await self._ready()
+        status = await self.broker.status(job_id)
+        return None if status is None else status.progress
+
+    async def _info_result(self, info: JobInfo[Any], timeout: float | None) -> Any:
+        await self._ready()
+        return await self.broker.result(info.id, timeout, self._result_type)
+
+    def _result_type(self, job_type: str) -> TypeAdapter[Any] | None:
+        """A job type's result type: from the `JobType`s this queue saw, or the registry."""
+        return self._result_adapters.get(job_type) or self.broker.result_type(job_type)
+
+    async def _ready(self) -> None:
         if self._closed:
             raise QueueClosedError("the queue is closed")
         if not self._started:
             await self.start()
+
+    async def _submit(self, submissions: Sequence[Submission]) -> list[JobInfo | JobQueueError]:
+        await self._ready()
         results = await self.broker.submit(submissions)
         if not logger.isEnabledFor(logging.INFO):
             return results
@@ -205,6 +296,10 @@ class JobQueue(EnqueueShortcuts):
             default_queue=settings.default_queue,
             new_id=broker.id_generator,
         )
+        submission.reader = self._info_result
+        typed = job if isinstance(job, JobType) else broker.job_specs.get(submission.job_type)
+        if typed is not None and typed.result_adapter is not None:
+            self._result_adapters.setdefault(submission.job_type, typed.result_adapter)
         custom = _pre_send_middlewares(broker)
         if custom:
             await _through_middlewares(submission, custom)

@@ -164,6 +164,8 @@ class JobReceiver(Receiver):
         duration = time.time() - start
         if error is not None:
             broker.attempts.failed(delivery, error)
+        else:
+            broker.attempts.succeeded(delivery, returned)
         if error is not None or self._wants_result(broker):
             result: TaskiqResult[Any] = TaskiqResult(
                 is_err=error is not None,
@@ -180,7 +182,7 @@ class JobReceiver(Receiver):
         """Whether anything reads a successful attempt's `TaskiqResult`."""
         if type(broker.result_backend) is not DummyResultBackend:
             return True
-        for middleware in broker.middlewares:
+        for middleware in _hooks(broker):
             cls = type(middleware)
             if cls.post_save is not TaskiqMiddleware.post_save:
                 return True

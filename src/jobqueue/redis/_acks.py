@@ -31,10 +31,10 @@ from jobqueue.redis._scripts import Call, Scripts
 
 __all__ = ["AckBatcher"]
 
-CompletionCall = Callable[[str, list[str]], Call]
-"""Builds the completion call of one queue from its flat list of (id, token, lock) triples."""
+CompletionCall = Callable[[str, list[Any]], Call]
+"""Builds the completion call of one queue from the flat fields of its completions."""
 
-_Completion = tuple[tuple[str, str, str], "asyncio.Future[bool]"]
+_Completion = tuple[tuple[Any, ...], "asyncio.Future[bool]"]
 
 
 @dataclass(slots=True)
@@ -77,10 +77,10 @@ class AckBatcher:
         """Nothing is waiting or in flight: an urgent call may as well go out on its own."""
         return self._drainer is None and not self._size
 
-    def complete(self, queue: str, triple: tuple[str, str, str]) -> asyncio.Future[bool]:
+    def complete(self, queue: str, fields: tuple[Any, ...]) -> asyncio.Future[bool]:
         """Queue the completion of one delivery; the future says whether Redis applied it."""
         future: asyncio.Future[bool] = self._future()
-        self._completions.setdefault(queue, []).append((triple, future))
+        self._completions.setdefault(queue, []).append((fields, future))
         return future
 
     def submit(
@@ -97,7 +97,7 @@ class AckBatcher:
             self._urgent.set()
         return future
 
-    async def flush(self, timeout: float) -> int:  # noqa: ASYNC109 - a bounded wait is its point
+    async def flush(self, timeout: float) -> int:
         """Wait until everything queued so far has been answered, for `timeout` seconds at most.
 
         Returns how many acknowledgements could not be delivered in that time (their jobs keep
@@ -175,8 +175,8 @@ class AckBatcher:
         for queue, items in self._completions.items():
             for start in range(0, len(items), self._max_batch):
                 chunk = items[start : start + self._max_batch]
-                triples = [part for triple, _ in chunk for part in triple]
-                calls.append(self._completion_call(queue, triples))
+                flat = [part for fields, _ in chunk for part in fields]
+                calls.append(self._completion_call(queue, flat))
                 waiting.append(_Waiting(queue=queue, completions=chunk))
         for item in self._calls:
             assert item.call is not None

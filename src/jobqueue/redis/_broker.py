@@ -6,10 +6,11 @@ Run a worker with `taskiq worker module:factory`, where the factory returns this
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
+import orjson
 from redis.asyncio import Redis
 
 from jobqueue._attempt import Delivery, Outcome, OutcomeKind
@@ -17,13 +18,20 @@ from jobqueue._log import redis_logger as logger
 from jobqueue._order import queue_order
 from jobqueue._outage import Backoff
 from jobqueue._resolve import Submission
+from jobqueue._status import JobStatus
 from jobqueue.broker import JobBroker
-from jobqueue.errors import DuplicateJobError, JobQueueError, QueueUnavailableError
+from jobqueue.errors import (
+    DuplicateJobError,
+    JobQueueError,
+    QueueUnavailableError,
+    UnknownQueueError,
+)
 from jobqueue.jobs import JobRegistry
-from jobqueue.options import JobInfo, JobState
+from jobqueue.options import CancelResult, JobInfo, JobState
 from jobqueue.redis._acks import AckBatcher
 from jobqueue.redis._calls import Calls
 from jobqueue.redis._connection import PipelinedConnection
+from jobqueue.redis._end_listener import EndListener
 from jobqueue.redis._errors import is_transient
 from jobqueue.redis._keys import QueueKeys, queues_set
 from jobqueue.redis._loops import WorkerLoops
@@ -60,6 +68,7 @@ class RedisJobBroker(JobBroker):
         self._calls: Calls | None = None
         self._acks: AckBatcher | None = None
         self._loops: WorkerLoops | None = None
+        self._ends: EndListener | None = None
         self._direct_calls = 0
         self.keys = {
             name: QueueKeys(self.settings.key_prefix, name) for name in self.settings.queues
@@ -140,13 +149,21 @@ class RedisJobBroker(JobBroker):
     def worker_loops(self) -> WorkerLoops:
         """The background loops of a worker on this broker (started by `startup()` in workers)."""
         return WorkerLoops(
-            self.calls, self.attempts, self.outage, wake=self.wake, pubsub=self.client.pubsub
+            self.calls,
+            self.attempts,
+            self.outage,
+            wake=self.wake,
+            cancel=self.cancel_requested,
+            pubsub=self.client.pubsub,
         )
 
     async def shutdown(self) -> None:
         """Stop the loops, deliver pending acknowledgements, put held jobs back, disconnect."""
         try:
             self.attempts.end_drain()
+            if self._ends is not None:
+                await self._ends.stop()
+                self._ends = None
             if self._loops is not None:
                 await self._loops.stop()
                 self._loops = None
@@ -226,6 +243,45 @@ class RedisJobBroker(JobBroker):
         finally:
             self._direct_calls -= 1
 
+    # -- job control ------------------------------------------------------------------------
+
+    async def cancel(self, job_id: str, queue: str | None = None) -> CancelResult:
+        """Cancel a job in `queue`, or in whichever configured queue holds it."""
+        replies = await self._each_queue(self.calls.cancel, job_id, queue)
+        found = [CancelResult(r.decode()) for r in replies]
+        return next((r for r in found if r is not CancelResult.NOT_FOUND), CancelResult.NOT_FOUND)
+
+    async def status(self, job_id: str, queue: str | None = None) -> JobStatus | None:
+        """A job's state and what it left, from `queue` or whichever queue holds it."""
+        for reply in await self._each_queue(self.calls.status, job_id, queue):
+            if reply[0]:
+                return JobStatus.parse(reply[0].decode(), *reply[1:])
+        return None
+
+    async def _each_queue(
+        self, build: Callable[[str, str], Call], job_id: str, queue: str | None
+    ) -> list[Any]:
+        names = [queue] if queue is not None else list(self.keys)
+        for name in names:
+            if name not in self.keys:
+                raise UnknownQueueError(name, tuple(self.keys))
+        replies = await self.scripts.batch([build(name, job_id) for name in names])
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        return replies
+
+    async def report_progress(self, delivery: Delivery, fraction: float, message: str) -> None:
+        """Keep a running job's progress in its attempt hash (while its delivery holds it)."""
+        report = b'{"f":%r,"m":%b' % (fraction, orjson.dumps(message))
+        await self.scripts.call(*self.calls.progress(delivery, report))
+
+    async def _watch_ends(self) -> None:
+        if self._ends is None:
+            channels = [keys.done for keys in self.keys.values()]
+            self._ends = EndListener(self.client.pubsub, channels, self.waiters, self.outage)
+        await self._ends.start()
+
     # -- consuming ----------------------------------------------------------------------------
 
     async def _fetch(self, count: int) -> list[Delivery]:
@@ -257,13 +313,14 @@ class RedisJobBroker(JobBroker):
         kind = outcome.kind
         future: asyncio.Future[Any]
         if kind is OutcomeKind.COMPLETE:
-            future = self.acks.complete(delivery.queue, self.calls.completion(delivery))
+            completion = self.calls.completion(delivery, outcome.result)
+            future = self.acks.complete(delivery.queue, completion)
         else:
             if kind is OutcomeKind.RETRY:
                 call = self.calls.retry(delivery, outcome)
                 if outcome.delay <= 0:
                     self.wake()
-            elif kind is OutcomeKind.DEAD:
+            elif kind in (OutcomeKind.DEAD, OutcomeKind.CANCELLED):
                 call = self.calls.kill(delivery, outcome)
             else:
                 call = self.calls.requeue(delivery.queue, delivery.key)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from jobqueue._attempt import Delivery, Outcome
+from jobqueue._attempt import Delivery, Outcome, OutcomeKind
 from jobqueue._resolve import Submission
 from jobqueue.redis._keys import QueueKeys
 from jobqueue.redis._scripts import Call, Scripts
@@ -18,6 +18,8 @@ from jobqueue.settings import QueueSettings
 
 __all__ = ["FORWARD_BATCH", "RECOVER_BATCH", "Calls"]
 
+Completion = tuple[str, str, str, int, bytes]
+"""One delivery's fields in `complete`: id, token, unique lock, result retention ms, result."""
 FORWARD_BATCH = 500
 RECOVER_BATCH = 500
 
@@ -73,24 +75,25 @@ class Calls:
         keys, bases = layout
         return self.scripts.fetch, keys, [count, self._lease_ms, *self._dead_bounds, *bases]
 
-    def complete(self, queue: str, triples: Sequence[str]) -> Call:
-        """Acknowledge successes: flat (id, token, lock) triples of one queue (`complete.lua`)."""
+    def complete(self, queue: str, completions: Sequence[Any]) -> Call:
+        """Acknowledge successes of one queue, flat `completion()` fields (`complete.lua`)."""
         k = self.keys[queue]
         return (
             self.scripts.complete,
             [k.lease, k.completed, k.stats, k.jobs],
-            [k.base, self._retention_ms, *triples],
+            [k.base, self._retention_ms, *completions],
         )
 
-    def completion(self, delivery: Delivery) -> tuple[str, str, str]:
-        """A delivery's (id, token, unique lock) triple for `complete`."""
+    def completion(self, delivery: Delivery, result: bytes | None = None) -> Completion:
+        """A delivery's fields for `complete`: id, token, unique lock, result retention, result."""
         job = delivery.job
         lock = ""
         if job is None or job.legacy:
             lock = "?"  # the script looks it up
         elif job.unique_digest:
             lock = self.keys[delivery.queue].unique(job.job_type, job.unique_digest)
-        return delivery.id, delivery.token, lock
+        keep = job.result_ttl_ms if job is not None and result is not None else 0
+        return delivery.id, delivery.token, lock, keep, result or b""
 
     def retry(self, delivery: Delivery, outcome: Outcome) -> Call:
         """Schedule the next attempt after `outcome.delay` (`retry.lua`)."""
@@ -109,8 +112,9 @@ class Calls:
         )
 
     def kill(self, delivery: Delivery, outcome: Outcome) -> Call:
-        """Move a job to dead (`kill.lua`)."""
+        """Move a job to dead, or end it cancelled (`kill.lua`)."""
         k = self.keys[delivery.queue]
+        keeps = delivery.job is not None and delivery.job.result_ttl_ms > 0
         return (
             self.scripts.kill,
             [k.lease, k.dead, k.stats, k.jobs],
@@ -122,6 +126,8 @@ class Calls:
                 *self._dead_bounds,
                 1 if outcome.counts_as_failure else 0,
                 delivery.token,
+                "cancelled" if outcome.kind is OutcomeKind.CANCELLED else "dead",
+                1 if keeps else 0,
             ],
         )
 
@@ -171,6 +177,29 @@ class Calls:
             [k.pending, k.scheduled, k.retry, k.dead, k.completed, k.lease, k.jobs],
             [k.base, job_id],
         )
+
+    def cancel(self, queue: str, job_id: str) -> Call:
+        """Cancel a job (`cancel.lua`)."""
+        k = self.keys[queue]
+        return (
+            self.scripts.cancel,
+            [k.pending, k.scheduled, k.retry, k.lease, k.dead, k.completed, k.jobs, k.stats],
+            [k.base, job_id, *self._dead_bounds],
+        )
+
+    def status(self, queue: str, job_id: str) -> Call:
+        """Where a job is and what it left (`status.lua`)."""
+        k = self.keys[queue]
+        return (
+            self.scripts.status,
+            [k.jobs, k.lease, k.scheduled, k.retry, k.dead, k.completed],
+            [k.base, job_id],
+        )
+
+    def progress(self, delivery: Delivery, report: bytes) -> Call:
+        """Keep a running job's progress (`progress.lua`); `report` is JSON without its `}`."""
+        k = self.keys[delivery.queue]
+        return self.scripts.progress, [k.lease], [k.base, delivery.id, delivery.token, report]
 
     def revive(self, queue: str, job_id: str) -> Call:
         """Run a dead, retrying or scheduled job now (`revive.lua`)."""

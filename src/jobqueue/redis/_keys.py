@@ -80,6 +80,16 @@ class QueueKeys:
         return self.base + "notify"
 
     @property
+    def cancel(self) -> str:
+        """Pub/sub channel that tells workers a running job was cancelled (its id)."""
+        return self.base + "cancel"
+
+    @property
+    def done(self) -> str:
+        """Pub/sub channel on which a job that keeps its result announces its end (its id)."""
+        return self.base + "done"
+
+    @property
     def job_prefix(self) -> str:
         """Prefix of attempt hashes; the id follows."""
         return self.base + "job:"

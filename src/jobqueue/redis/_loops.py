@@ -31,6 +31,7 @@ class WorkerLoops:
         attempts: The deliveries the worker holds (for heartbeats).
         outage: Where the loops report failures to reach Redis.
         wake: Makes the idle fetcher look again (jobs were forwarded or recovered).
+        cancel: Stops the held deliveries of a job whose cancellation was asked for.
         pubsub: Makes a redis-py `PubSub` for the wake-up notifications.
     """
 
@@ -41,12 +42,14 @@ class WorkerLoops:
         outage: OutageLog,
         *,
         wake: Callable[[], None],
+        cancel: Callable[[str], None],
         pubsub: Callable[..., Any],
     ) -> None:
         self.calls = calls
         self.attempts = attempts
         self.outage = outage
         self.wake = wake
+        self.cancel = cancel
         self._pubsub = pubsub
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -108,12 +111,15 @@ class WorkerLoops:
         return asyncio.create_task(run(), name=f"jobqueue-{name}")
 
     async def notifications(self) -> None:
-        """Wake the idle fetcher as soon as an empty queue gets a job (pub/sub).
+        """Wake the idle fetcher when a queue gets work, stop a job at once when it is cancelled.
 
-        Producers publish only when a queue goes from empty to non-empty, so a busy system sends
-        almost nothing; polling (`poll_interval`) stays as the fallback if a message is missed.
+        Both come by pub/sub. Producers publish only when a queue goes from empty to non-empty,
+        so a busy system sends almost nothing; polling (`poll_interval`) stays as the fallback if
+        a message is missed, and so does the heartbeat for cancellations.
         """
-        channels = [keys.notify for keys in self.calls.keys.values()]
+        queues = self.calls.keys.values()
+        cancels = {keys.cancel.encode() for keys in queues}
+        channels = [keys.notify for keys in queues] + [keys.cancel for keys in queues]
         backoff = Backoff(first=0.1, cap=2.0)
         while True:
             pubsub = self._pubsub(ignore_subscribe_messages=True)
@@ -121,7 +127,12 @@ class WorkerLoops:
                 await pubsub.subscribe(*channels)
                 backoff.reset()
                 while True:
-                    if await pubsub.get_message(timeout=1.0) is not None:
+                    message = await pubsub.get_message(timeout=1.0)
+                    if message is None:
+                        continue
+                    if message["channel"] in cancels:
+                        self.cancel(message["data"].decode(errors="replace"))
+                    else:
                         self.wake()
             except asyncio.CancelledError:
                 raise
@@ -144,9 +155,12 @@ class WorkerLoops:
         for queue, reply in zip(queues, replies, strict=True):
             if isinstance(reply, Exception):
                 raise reply
-            if reply:
-                pairs = held[queue]
-                refused = [(pairs[2 * p - 2], pairs[2 * p - 1]) for p in map(int, reply)]
+            refused_at, cancel_at = reply
+            pairs = held[queue]
+            for position in map(int, cancel_at):  # the cancel message may have been missed
+                self.cancel(pairs[2 * position - 2])
+            if refused_at:
+                refused = [(pairs[2 * p - 2], pairs[2 * p - 1]) for p in map(int, refused_at)]
                 for delivery in self.attempts.lose(refused):
                     logger.warning(
                         "Lease of job %s lost (its lease expired and it was recovered); this "

@@ -57,6 +57,9 @@ class Scripts:
         self.requeue = Script("requeue")
         self.delete = Script("delete")
         self.revive = Script("revive")
+        self.cancel = Script("cancel")
+        self.status = Script("status")
+        self.progress = Script("progress")
         self._all = [v for v in vars(self).values() if isinstance(v, Script)]
 
     async def load(self) -> None:

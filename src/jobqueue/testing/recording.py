@@ -6,13 +6,18 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
+from jobqueue._ends import Waiters
 from jobqueue._resolve import JobRef, resolve
 from jobqueue._shortcuts import NO_OPTIONS, EnqueueShortcuts
+from jobqueue._status import JobStatus, wait_for_result
 from jobqueue.errors import DuplicateJobError, JobQueueError, QueueClosedError
 from jobqueue.jobs import JobRegistry, JobSpec, JobType
-from jobqueue.options import EnqueueOptions, JobInfo, JobState
+from jobqueue.options import CancelResult, EnqueueOptions, JobInfo, JobState, Progress
 from jobqueue.queue import EnqueueItem
 
 __all__ = ["EnqueuedJob", "RecordingQueue"]
@@ -37,6 +42,10 @@ class RecordingQueue(EnqueueShortcuts):
     unknown queues, unique jobs without a TTL, and a reused job id. Defaults of known job types
     apply as in the real queue. Unique locks hold for the life of the recording, so a test can
     assert that a second unique enqueue raises `DuplicateJobError`.
+
+    Nothing runs, so a test decides how recorded jobs end: `finish(job_id, result)` or
+    `fail(job_id, error)`; `cancel()`, `result()` (and `JobInfo.result()`) and `progress()`
+    then behave as on the real queue.
     """
 
     def __init__(
@@ -52,6 +61,9 @@ class RecordingQueue(EnqueueShortcuts):
         self.jobs: list[EnqueuedJob] = []
         self.closed = False
         self._unique: dict[str, str] = {}
+        self._ends: dict[str, JobStatus] = {}
+        self._progress: dict[str, Progress] = {}
+        self._waiters = Waiters()
 
     async def enqueue_with_options(
         self, job_type: JobRef, payload: Any, opts: EnqueueOptions
@@ -73,6 +85,61 @@ class RecordingQueue(EnqueueShortcuts):
     async def close(self) -> None:
         """Mark the queue closed; later enqueues raise `QueueClosedError`."""
         self.closed = True
+
+    # -- job control ------------------------------------------------------------------------
+
+    async def cancel(self, job_id: str) -> CancelResult:
+        """Cancel a recorded job that has not ended."""
+        if not any(job.info.id == job_id for job in self.jobs):
+            return CancelResult.NOT_FOUND
+        if job_id in self._ends:
+            return CancelResult.FINISHED
+        self._end(job_id, JobStatus(JobState.CANCELLED, error="cancelled"))
+        return CancelResult.CANCELLED
+
+    async def result(
+        self,
+        job_id: str,
+        timeout: float | None = None,
+        *,
+        job_type: JobType[Any, Any] | None = None,
+    ) -> Any:
+        """Wait until the test ends the job (`finish`, `fail`, `cancel`); as `Queue.result`."""
+        adapter = job_type.result_adapter if job_type is not None else None
+        return await wait_for_result(
+            job_id, self._status, self._waiters, timeout, lambda _: adapter
+        )
+
+    async def progress(self, job_id: str) -> Progress | None:
+        """What `report_progress` set for the job."""
+        return self._progress.get(job_id)
+
+    def finish(self, job_id: str, result: Any = None) -> None:
+        """End a recorded job as completed with `result` (stored as JSON, as a worker would)."""
+        self._end(job_id, JobStatus(JobState.COMPLETED, result=orjson.dumps(result, default=str)))
+
+    def fail(self, job_id: str, error: str = "failed", *, cancelled: bool = False) -> None:
+        """End a recorded job dead (or cancelled) with `error`."""
+        state = JobState.CANCELLED if cancelled else JobState.DEAD
+        self._end(job_id, JobStatus(state, error=error))
+
+    def report_progress(self, job_id: str, fraction: float, message: str = "") -> None:
+        """Set what `progress()` returns for a job."""
+        self._progress[job_id] = Progress(fraction, message, datetime.now(UTC))
+
+    def _end(self, job_id: str, status: JobStatus) -> None:
+        self._ends[job_id] = status
+        self._waiters.ended(job_id)
+
+    async def _status(self, job_id: str) -> JobStatus | None:
+        if job_id in self._ends:
+            return self._ends[job_id]
+        if any(job.info.id == job_id for job in self.jobs):
+            return JobStatus(JobState.PENDING, progress=self._progress.get(job_id))
+        return None
+
+    async def _info_result(self, info: JobInfo[Any], timeout: float | None) -> Any:
+        return await self.result(info.id, timeout)
 
     # -- assertions -------------------------------------------------------------------------
 
@@ -120,6 +187,7 @@ class RecordingQueue(EnqueueShortcuts):
             default_queue=self.default_queue,
             new_id=lambda: uuid.uuid4().hex,
         )
+        sub.reader = self._info_result
         if any(j.info.id == sub.id for j in self.jobs):
             raise DuplicateJobError(sub.job_type, sub.queue, sub.id)
         if sub.unique_digest is not None:

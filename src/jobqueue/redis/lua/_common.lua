@@ -66,12 +66,19 @@ local function forget(jobs, base, id)
 end
 
 -- Move a job to the dead set, then bound the set by age and by count (forgetting those jobs).
-local function bury(dead, jobs, base, stats, id, err, tb, now, max_jobs, max_age_ms)
+-- A cancelled job goes there too (`cancelled_at` set, counted as `cancelled`, lock released).
+local function bury(dead, jobs, base, stats, id, err, tb, now, max_jobs, max_age_ms, cancelled)
   local ak = attempt_key(base, id)
   if redis.call('TYPE', ak).ok ~= 'hash' then redis.call('DEL', ak) end
   redis.call('HSET', ak, 'error', err, 'traceback', tb, 'failed_at', now)
+  if cancelled then
+    release_unique(jobs, base, id)
+    redis.call('HSET', ak, 'cancelled_at', now)
+    redis.call('HINCRBY', stats, 'cancelled', 1)
+  else
+    redis.call('HINCRBY', stats, 'dead', 1)
+  end
   redis.call('ZADD', dead, now, id)
-  redis.call('HINCRBY', stats, 'dead', 1)
   local old = redis.call('ZRANGEBYSCORE', dead, '-inf', now - max_age_ms, 'LIMIT', 0, 100)
   for _, o in ipairs(old) do
     forget(jobs, base, o)
@@ -82,6 +89,11 @@ local function bury(dead, jobs, base, stats, id, err, tb, now, max_jobs, max_age
     for _, o in ipairs(redis.call('ZRANGE', dead, 0, extra - 1)) do forget(jobs, base, o) end
     redis.call('ZREMRANGEBYRANK', dead, 0, extra - 1)
   end
+end
+
+-- Tell result waiters (`queue.result()`) that a job ended, if it keeps its result.
+local function announce(base, id, keeps)
+  if keeps then redis.call('PUBLISH', base .. 'done', id) end
 end
 
 -- Forget completed jobs whose retention ended (at most `limit` of them); returns how many.

@@ -26,8 +26,15 @@ local recovered, buried = 0, 0
 for _, id in ipairs(ids) do
   redis.call('ZREM', KEYS[1], id)
   if exists(KEYS[6], base, id) then
-    local lost = redis.call('HINCRBY', attempt_key(base, id), 'lost', 1)
-    if lost >= tonumber(ARGV[2]) then
+    local ak = attempt_key(base, id)
+    local lost = redis.call('HINCRBY', ak, 'lost', 1)
+    if redis.call('HEXISTS', ak, 'cancel') == 1 then
+      -- Asked to stop, and its worker went away: it stays cancelled, not run again.
+      bury(KEYS[3], KEYS[6], base, KEYS[4], id, 'cancelled', '', now, tonumber(ARGV[3]),
+        tonumber(ARGV[4]), true)
+      announce(base, id, true)
+      buried = buried + 1
+    elseif lost >= tonumber(ARGV[2]) then
       bury(KEYS[3], KEYS[6], base, KEYS[4], id,
         'lost ' .. lost .. ' times: its lease expired before it finished (the worker died, '
         .. 'stalled or lost Redis)', '', now, tonumber(ARGV[3]), tonumber(ARGV[4]))
