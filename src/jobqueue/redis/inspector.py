@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
+import orjson
+
 from jobqueue._wire import MalformedRecordError, decode
 from jobqueue.errors import JobQueueError, UnknownQueueError
-from jobqueue.options import JobRecord, JobState
+from jobqueue.options import JobRecord, JobState, Progress
 from jobqueue.redis._broker import RedisJobBroker
 from jobqueue.redis._keys import QueueKeys, queues_set
 
@@ -184,17 +186,15 @@ def _record(job_id: str, queue: str, replies: list[Any]) -> JobRecord | None:
             state = candidate
             due = score if candidate in (JobState.SCHEDULED, JobState.RETRY) else None
             break
+    if state is JobState.DEAD and attempt.get(b"cancelled_at"):
+        state = JobState.CANCELLED
     error = _text(attempt.get(b"error"))
     job_type, payload, max_retry, timeout, enqueued = "?", None, None, None, None
+    deadline: float | None = None
     try:
         job = decode(raw or b"", job_id)
-        job_type, payload, max_retry, timeout = (
-            job.job_type,
-            job.payload,
-            job.max_retry,
-            job.timeout,
-        )
-        enqueued = job.enqueued_at
+        job_type, payload, enqueued = job.job_type, job.payload, job.enqueued_at
+        max_retry, timeout, deadline = job.max_retry, job.timeout, job.deadline
     except MalformedRecordError as exc:
         error = error or str(exc)
     if enqueued is None and attempt.get(b"enqueued_at"):  # a job stored by jobqueue 0.1
@@ -215,7 +215,24 @@ def _record(job_id: str, queue: str, replies: list[Any]) -> JobRecord | None:
         deliveries=_int(attempt.get(b"deliveries")),
         lost=_int(attempt.get(b"lost")),
         timeout=timeout,
+        progress=_progress(attempt.get(b"progress")),
+        result=_json(attempt.get(b"result")),
+        deadline=_time(deadline),
     )
+
+
+def _progress(raw: bytes | None) -> Progress | None:
+    try:
+        return Progress.from_json(orjson.loads(raw)) if raw else None
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _json(raw: bytes | None) -> Any:
+    try:
+        return orjson.loads(raw) if raw else None
+    except orjson.JSONDecodeError:
+        return None
 
 
 def _time(seconds: float | None) -> datetime | None:
