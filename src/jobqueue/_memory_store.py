@@ -277,7 +277,7 @@ class MemoryStore:
         job = self.jobs.get(job_id)
         if job is None:
             return None
-        return JobStatus(job.state, job.result, job.error, job.progress)
+        return JobStatus(job.state, job.result, job.error, job.progress, job.job_type)
 
     def waiting(self) -> int:
         """Jobs due later (scheduled or waiting for a retry)."""

@@ -11,13 +11,17 @@ from datetime import UTC, datetime, timedelta
 from pydantic import BaseModel
 
 from jobqueue import (
+    CancelResult,
     EnqueueOptions,
     JobInfo,
     JobQueue,
     JobRegistry,
     JobType,
+    Progress,
     Queue,
+    RunningJob,
     connect,
+    current_job,
     fixed_schedule,
 )
 
@@ -71,3 +75,35 @@ async def main() -> None:
         await send_email(SendEmail(user_id=1, to="direct@example.com"))
         count: int = await generate_report({"a": "b"})
         print(count)
+
+
+class Receipt(BaseModel):
+    total: float
+
+
+RENDER = JobType("invoice:render", SendEmail, result_type=Receipt, result_ttl=60)
+
+
+async def results(queue: Queue) -> None:
+    info = await queue.enqueue(RENDER, SendEmail(user_id=1, to="a"))
+    receipt: Receipt = await info.result(timeout=5)
+    print(receipt.total)
+    typed: Receipt = await queue.result(info.id, job_type=RENDER)
+    print(typed.total)
+    wrong: str = await info.result()  # type: ignore[assignment]
+    print(wrong)
+    untyped = await queue.result(info.id)
+    print(untyped)
+    cancelled: CancelResult = await queue.cancel(info.id)
+    print(cancelled is CancelResult.STOPPING)
+    progress: Progress | None = await queue.progress(info.id)
+    print(progress)
+    plain = await queue.enqueue(SEND_EMAIL, SendEmail(user_id=1, to="a"))
+    anything = await plain.result()  # JobType[P] with no result type: Any
+    print(anything)
+
+
+async def inside_a_job() -> None:
+    job: RunningJob = current_job()
+    await job.progress(0.5, "halfway")
+    await job.progress("half")  # type: ignore[arg-type]

@@ -5,11 +5,12 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from pydantic import TypeAdapter
 
 from jobqueue._ends import Waiters
 from jobqueue._resolve import JobRef, resolve
@@ -64,6 +65,7 @@ class RecordingQueue(EnqueueShortcuts):
         self._ends: dict[str, JobStatus] = {}
         self._progress: dict[str, Progress] = {}
         self._waiters = Waiters()
+        self._result_types: dict[str, TypeAdapter[Any]] = {}
 
     async def enqueue_with_options(
         self, job_type: JobRef, payload: Any, opts: EnqueueOptions
@@ -90,7 +92,7 @@ class RecordingQueue(EnqueueShortcuts):
 
     async def cancel(self, job_id: str) -> CancelResult:
         """Cancel a recorded job that has not ended."""
-        if not any(job.info.id == job_id for job in self.jobs):
+        if self._job(job_id) is None:
             return CancelResult.NOT_FOUND
         if job_id in self._ends:
             return CancelResult.FINISHED
@@ -105,9 +107,10 @@ class RecordingQueue(EnqueueShortcuts):
         job_type: JobType[Any, Any] | None = None,
     ) -> Any:
         """Wait until the test ends the job (`finish`, `fail`, `cancel`); as `Queue.result`."""
-        adapter = job_type.result_adapter if job_type is not None else None
+        if job_type is not None and job_type.result_adapter is not None:
+            self._result_types[job_type.name] = job_type.result_adapter
         return await wait_for_result(
-            job_id, self._status, self._waiters, timeout, lambda _: adapter
+            job_id, self._status, self._waiters, timeout, self._result_type
         )
 
     async def progress(self, job_id: str) -> Progress | None:
@@ -128,15 +131,30 @@ class RecordingQueue(EnqueueShortcuts):
         self._progress[job_id] = Progress(fraction, message, datetime.now(UTC))
 
     def _end(self, job_id: str, status: JobStatus) -> None:
-        self._ends[job_id] = status
+        job = self._job(job_id)
+        if job is None:
+            raise KeyError(f"no job {job_id!r} was recorded")
+        self._ends[job_id] = replace(status, job_type=job.job_type)
         self._waiters.ended(job_id)
+
+    def _job(self, job_id: str) -> EnqueuedJob | None:
+        return next((job for job in self.jobs if job.info.id == job_id), None)
 
     async def _status(self, job_id: str) -> JobStatus | None:
         if job_id in self._ends:
             return self._ends[job_id]
-        if any(job.info.id == job_id for job in self.jobs):
-            return JobStatus(JobState.PENDING, progress=self._progress.get(job_id))
-        return None
+        job = self._job(job_id)
+        if job is None:
+            return None
+        return JobStatus(
+            JobState.PENDING, progress=self._progress.get(job_id), job_type=job.job_type
+        )
+
+    def _result_type(self, job_type: str) -> TypeAdapter[Any] | None:
+        spec = self.registry.get(job_type) if self.registry is not None else None
+        if spec is not None and spec.result_adapter is not None:
+            return spec.result_adapter
+        return self._result_types.get(job_type)
 
     async def _info_result(self, info: JobInfo[Any], timeout: float | None) -> Any:
         return await self.result(info.id, timeout)
@@ -188,6 +206,8 @@ class RecordingQueue(EnqueueShortcuts):
             new_id=lambda: uuid.uuid4().hex,
         )
         sub.reader = self._info_result
+        if isinstance(job, JobType) and job.result_adapter is not None:
+            self._result_types[job.name] = job.result_adapter
         if any(j.info.id == sub.id for j in self.jobs):
             raise DuplicateJobError(sub.job_type, sub.queue, sub.id)
         if sub.unique_digest is not None:
