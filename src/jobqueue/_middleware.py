@@ -112,9 +112,17 @@ class LoggingMiddleware(TaskiqMiddleware):
     def on_error(
         self, message: TaskiqMessage, result: TaskiqResult[Any], exception: BaseException
     ) -> None:
-        """Log "Job failed" with the error and the attempt number."""
+        """Log "Job failed" with the error and the attempt number ("Job cancelled" if it was)."""
         delivery = delivery_of(self.attempts, message)
         attempt = delivery.retried + 1 if delivery else None
+        if delivery is not None and delivery.cancel_requested:
+            logger.info(
+                "Job cancelled %s id=%s",
+                message.task_name,
+                message.task_id,
+                extra={"job_type": message.task_name, "job_id": message.task_id},
+            )
+            return
         logger.error(
             "Job failed %s id=%s attempt=%s error=%s: %s",
             message.task_name,

@@ -160,7 +160,8 @@ class JobReceiver(Receiver):
             )
         except BaseException as exc:  # as Taskiq: a stopped job is acknowledged too
             error = exc
-            logger.error("Exception found while executing function.", exc_info=exc)
+            if not delivery.cancel_requested:  # a cancelled job did not fail
+                logger.error("Exception found while executing function.", exc_info=exc)
         duration = time.time() - start
         if error is not None:
             broker.attempts.failed(delivery, error)
