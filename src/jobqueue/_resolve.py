@@ -134,23 +134,29 @@ def resolve(
         body = dump_validated(spec.adapter, validate_payload(spec, job_type, payload), job_type)
     else:
         body = to_jsonable(payload, job_type)
-    unique_ttl = _unique_ttl(job_type, opts, known)
-    now = time.time()
-    deadline = as_deadline(opts.deadline, now)
-    if deadline is None and known.deadline:
-        deadline = now + known.deadline
+    unique_ttl = _unique_ttl(job_type, opts, known) if opts.unique else None
+    deadline = None
+    if opts.deadline is not None or known.deadline:
+        now = time.time()
+        deadline = as_deadline(opts.deadline, now)
+        if deadline is None and known.deadline:
+            deadline = now + known.deadline
     return Submission(
         id=opts.job_id or new_id(),
         job_type=job_type,
         queue=queue,
         payload=body,
         max_retry=_first(opts.max_retry, known.max_retry),
-        timeout=_first(as_seconds(opts.timeout, "timeout"), known.timeout),
+        timeout=_first(as_seconds(opts.timeout, "timeout"), known.timeout)
+        if opts.timeout is not None or known.timeout is not None
+        else None,
         unique_ttl=unique_ttl,
         unique_digest=canonical_digest(job_type, [[body], {}]) if unique_ttl else None,
         delay=as_seconds(opts.delay, "delay") or None,
         process_at=opts.process_at.timestamp() if opts.process_at is not None else None,
-        result_ttl=_first(as_seconds(opts.result_ttl, "result_ttl"), known.result_ttl) or None,
+        result_ttl=_first(as_seconds(opts.result_ttl, "result_ttl"), known.result_ttl) or None
+        if opts.result_ttl is not None or known.result_ttl
+        else None,
         deadline=deadline,
     )
 

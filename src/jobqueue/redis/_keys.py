@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = ["QueueKeys", "queues_set"]
 
@@ -18,11 +18,11 @@ class QueueKeys:
 
     prefix: str
     queue: str
+    base: str = field(init=False, repr=False, compare=False)
+    """Common prefix of the queue's keys, hash tag included (built once: keys are per call)."""
 
-    @property
-    def base(self) -> str:
-        """Common prefix of the queue's keys, hash tag included."""
-        return f"{self.prefix}:{{{self.queue}}}:"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "base", f"{self.prefix}:{{{self.queue}}}:")
 
     @property
     def jobs(self) -> str:
