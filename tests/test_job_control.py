@@ -227,3 +227,12 @@ async def test_a_deadline_passes_for_a_delayed_job_and_a_running_one(lab: Lab) -
         await running.result(timeout=5)
     assert lab.finally_ran == ["overrun"]
     assert (await job_fields(lab.broker, running.id))["state"] == JobState.DEAD.value
+
+
+async def test_taskiq_wait_result_reads_the_kept_result(lab: Lab) -> None:
+    task = lab.broker.find_task(RENDER.name)
+    assert task is not None
+    sent = await task.kiq({"number": 2})
+    result = await sent.wait_result(timeout=5, check_interval=0.01)
+    assert not result.is_err
+    assert result.return_value == {"total": 3.0, "lines": ["invoice 2"]}

@@ -33,6 +33,7 @@ from jobqueue._log import driver_logger as logger
 from jobqueue._middleware import LifecycleMiddleware, LoggingMiddleware
 from jobqueue._outage import Backoff, OutageLog
 from jobqueue._resolve import Submission, resolve_taskiq
+from jobqueue._result_backend import JobResultBackend
 from jobqueue._status import JobStatus, ResultTypes, wait_for_result
 from jobqueue._wire import MalformedRecordError, decode, to_taskiq
 from jobqueue.errors import JobQueueError
@@ -65,6 +66,7 @@ class JobBroker(AsyncBroker, ABC):
         self._job_types: dict[str, tuple[bool, float | None]] = {}
         self._wakeup = asyncio.Event()
         self.add_middlewares(LifecycleMiddleware(self.attempts), LoggingMiddleware(self.attempts))
+        self.result_backend = JobResultBackend(self.status)
         if registry is not None:
             self.bind(registry)
 

@@ -34,6 +34,7 @@ from taskiq.utils import maybe_awaitable
 from jobqueue._attempt import Delivery
 from jobqueue._labels import Label
 from jobqueue._middleware import LifecycleMiddleware, LoggingMiddleware
+from jobqueue._result_backend import JobResultBackend
 from jobqueue.broker import JobBroker
 
 __all__ = ["JobReceiver"]
@@ -181,7 +182,7 @@ class JobReceiver(Receiver):
 
     def _wants_result(self, broker: JobBroker) -> bool:
         """Whether anything reads a successful attempt's `TaskiqResult`."""
-        if type(broker.result_backend) is not DummyResultBackend:
+        if type(broker.result_backend) not in _NOTHING_TO_SAVE:
             return True
         for middleware in _hooks(broker):
             cls = type(middleware)
@@ -214,6 +215,10 @@ class JobReceiver(Receiver):
                     await maybe_awaitable(middleware.post_save(message, result))
         except Exception:
             logger.exception("Can't set result in result backend.")
+
+
+_NOTHING_TO_SAVE = (DummyResultBackend, JobResultBackend)
+"""Result backends that need no `TaskiqResult` of a successful attempt."""
 
 
 def _hooks(broker: JobBroker) -> list[TaskiqMiddleware]:
