@@ -11,9 +11,10 @@ runs each in one task. What a job sees is the same: the same middleware hooks in
 (`pre_execute`, `on_error`, `post_execute`, `post_save`), the `timeout` label, Taskiq
 dependencies, a configured result backend, `--max-async-tasks` and `--max-tasks-per-child`.
 
-A message this receiver does not handle itself (a custom formatter, a task that is not a jobqueue
-job, an `ack_type` other than after the run) goes through Taskiq's code path unchanged, and a
-broker that is not a jobqueue broker gets Taskiq's receiver as a whole.
+A job this receiver does not run itself (a task that is not a jobqueue job, one with Taskiq
+dependencies, an `ack_type` other than after the run) goes through Taskiq's code path unchanged,
+and a broker that is not a jobqueue broker gets Taskiq's receiver as a whole. The broker reads
+every stored record itself, so a record that cannot be read never reaches either path.
 """
 
 from __future__ import annotations
