@@ -239,9 +239,6 @@ def _decode_taskiq_json(raw: bytes, job_id: str | None) -> WireJob:
     body = _json(raw, "message")
     if not isinstance(body, dict):
         raise MalformedRecordError("malformed message: JSON but not an object")
-    if job_id is not None and body.get("task_id") != job_id:
-        # Written by hand or copied from another job: whose job it is cannot be known.
-        raise MalformedRecordError("malformed message: its task_id is not the job's id")
     name, args, kwargs = body.get("task_name"), body.get("args", []), body.get("kwargs", {})
     labels, types = body.get("labels") or {}, body.get("labels_types") or {}
     if not isinstance(name, str) or not name:
@@ -250,6 +247,9 @@ def _decode_taskiq_json(raw: bytes, job_id: str | None) -> WireJob:
         raise MalformedRecordError("malformed message: args is not a list or kwargs not an object")
     if not isinstance(labels, dict) or not isinstance(types, dict):
         raise MalformedRecordError("malformed message: labels are not an object")
+    if job_id is not None and body.get("task_id") != job_id:
+        # Written by hand or copied from another job: whose job it is cannot be known.
+        raise MalformedRecordError("malformed message: its task_id is not the job's id")
     try:
         typed = {key: _parse_label(value, types.get(key)) for key, value in labels.items()}
         max_retry = typed.pop(Label.MAX_RETRY, None)
