@@ -24,9 +24,9 @@ def _documented() -> dict[str, str]:
 
 
 def _parse(field: str, text: str) -> Any:
-    if text == "unset":
-        return None
     default = QueueSettings.model_fields[field].get_default(call_default_factory=True)
+    if text == "unset":
+        return [] if isinstance(default, list) else None
     if isinstance(default, bool):
         return text == "true"
     if isinstance(default, dict):

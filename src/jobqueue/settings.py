@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from jobqueue._names import check_queue_name
+from jobqueue._topology import check_topology, parse_addresses
 from jobqueue.errors import ConfigurationError
 
 __all__ = [
@@ -22,7 +23,7 @@ __all__ = [
 ]
 
 _URL_SCHEMES = ("redis://", "rediss://", "unix://")
-_SECRET_FIELDS = frozenset({"password", "url"})
+_SECRET_FIELDS = frozenset({"password", "url", "sentinel_password"})
 _ENCODE_HINT = (
     "percent-encode reserved characters in the username and password "
     "(/ as %2F, # as %23, ? as %3F, @ as %40, : as %3A)"
@@ -207,10 +208,34 @@ class QueueSettings(RedisSettings):
     """Seconds a completed job is kept for inspection; 0 deletes it at once."""
     key_prefix: str = "jq"
 
+    sentinels: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Redis Sentinel addresses, `host:port,host:port`: the primary is found through them."""
+    sentinel_master: str | None = None
+    """The name Sentinel knows the primary by (needed with `sentinels`)."""
+    sentinel_username: str | None = None
+    sentinel_password: SecretStr | None = None
+    """The Sentinels' own password, if they have one (the primary's is `password`)."""
+    cluster_nodes: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Redis Cluster seed nodes, `host:port,host:port`: the rest is discovered from them."""
+    durable_replicas: int = Field(default=0, ge=0)
+    """Replicas that must confirm an enqueue (`WAIT`) before it counts as done; 0: none."""
+    durable_timeout: float = Field(default=1.0, gt=0)
+    """Seconds an enqueue waits for `durable_replicas` confirmations."""
+
     @field_validator("queues", mode="before")
     @classmethod
     def _parse_queues(cls, value: Any) -> dict[str, int]:
         return parse_weights(value)
+
+    @field_validator("sentinels", "cluster_nodes", mode="before")
+    @classmethod
+    def _parse_addresses(cls, value: Any) -> list[str]:
+        return parse_addresses(value)
+
+    @model_validator(mode="after")
+    def _check_topology(self) -> QueueSettings:
+        check_topology(self)
+        return self
 
     @model_validator(mode="after")
     def _check_default_queue(self) -> QueueSettings:
@@ -225,6 +250,13 @@ class QueueSettings(RedisSettings):
     def queue_names(self) -> tuple[str, ...]:
         """Queue names, highest weight first."""
         return tuple(sorted(self.queues, key=lambda name: -self.queues[name]))
+
+    @property
+    def topology(self) -> Literal["single", "sentinel", "cluster"]:
+        """One server (or its URL), a primary found by Sentinel, or a Redis Cluster."""
+        if self.cluster_nodes:
+            return "cluster"
+        return "sentinel" if self.sentinels else "single"
 
 
 class CacheSettings(RedisSettings):

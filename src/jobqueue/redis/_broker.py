@@ -30,17 +30,20 @@ from jobqueue.jobs import JobRegistry
 from jobqueue.options import CancelResult, JobInfo, JobState
 from jobqueue.redis._acks import AckBatcher
 from jobqueue.redis._calls import Calls
+from jobqueue.redis._clients import open_connections
 from jobqueue.redis._connection import PipelinedConnection
 from jobqueue.redis._end_listener import EndListener
 from jobqueue.redis._errors import is_transient
 from jobqueue.redis._keys import QueueKeys, queues_set
 from jobqueue.redis._loops import WorkerLoops
-from jobqueue.redis._scripts import Call, Scripts
+from jobqueue.redis._scripts import Call, NotDurableError, Scripts
 from jobqueue.settings import QueueSettings
 
 __all__ = ["RedisJobBroker"]
 
 _ACK_LINGER = 0.002
+
+
 _ENQUEUE_CHUNK = 500
 _STATES = {state.value.encode(): state for state in JobState}
 
@@ -69,6 +72,7 @@ class RedisJobBroker(JobBroker):
         self._acks: AckBatcher | None = None
         self._loops: WorkerLoops | None = None
         self._ends: EndListener | None = None
+        self._cluster = False
         self._direct_calls = 0
         self.keys = {
             name: QueueKeys(self.settings.key_prefix, name) for name in self.settings.queues
@@ -117,11 +121,14 @@ class RedisJobBroker(JobBroker):
             self._loops.start()
 
     async def _open(self) -> None:
+        connections = open_connections(self.settings, self._client)
         if self._client is None:
-            self._client = Redis.from_url(self.settings.redis_url(), health_check_interval=30)
             self._owns_client = True
-        self._connection = PipelinedConnection.for_client(self.client)
-        self._calls = Calls(Scripts(self.client, self._connection), self.keys, self.settings)
+        self._client = connections.client
+        self._cluster = connections.cluster
+        self._connection = connections.pipelined
+        scripts = Scripts(self.client, self._connection, cluster=self._cluster)
+        self._calls = Calls(scripts, self.keys, self.settings)
         self._acks = None
         backoff = Backoff(first=0.1, cap=2.0)
         while True:
@@ -213,6 +220,10 @@ class RedisJobBroker(JobBroker):
             for reply in replies:
                 if isinstance(reply, Exception):
                     raise reply
+        except NotDurableError as exc:
+            raise QueueUnavailableError(
+                str(exc), job_ids=tuple(sub.id for sub in submissions)
+            ) from None
         except Exception as exc:
             if not is_transient(exc):
                 raise
@@ -230,6 +241,12 @@ class RedisJobBroker(JobBroker):
 
     async def _send(self, calls: list[Call]) -> list[Any]:
         scripts = self.scripts
+        s = self.settings
+        if s.durable_replicas:
+            return [
+                await scripts.call_durably(call, s.durable_replicas, s.durable_timeout)
+                for call in calls
+            ]
         if len(calls) > 1:
             return await scripts.batch(calls)
         if self._direct_calls and self._connection is None:
@@ -285,8 +302,23 @@ class RedisJobBroker(JobBroker):
     # -- consuming ----------------------------------------------------------------------------
 
     async def _fetch(self, count: int) -> list[Delivery]:
-        """Lease up to `count` jobs from the queues in this fetch's order."""
+        """Lease up to `count` jobs from the queues in this fetch's order.
+
+        On one server, one script call fetches from every queue in turn. On a Redis Cluster a
+        script may touch one queue's slot only, so the queues are asked one after the other, in
+        the same order, until `count` jobs are leased.
+        """
         order = queue_order(self.settings)
+        if not self._cluster:
+            return await self._fetch_from(order, count)
+        batch: list[Delivery] = []
+        for name in order:
+            batch += await self._fetch_from((name,), count - len(batch))
+            if len(batch) >= count or any(d.times_lost for d in batch):
+                break  # full, or a suspect that must run alone
+        return batch
+
+    async def _fetch_from(self, order: tuple[str, ...], count: int) -> list[Delivery]:
         call = self.calls.fetch(order, count)
         if self.acks.idle:  # an idle worker: no task to start for the batcher
             reply = await self.scripts.call(*call)

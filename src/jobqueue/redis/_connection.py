@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import Any
 
@@ -164,7 +164,13 @@ class _Protocol(asyncio.Protocol):
             if future.done():  # its caller gave up (cancelled); the reply still keeps the order
                 continue
             if isinstance(reply, ResponseError):
-                future.set_exception(from_reply(reply))
+                error = from_reply(reply)
+                future.set_exception(error)
+                if isinstance(error, redis_errors.ReadOnlyError):
+                    # The server was demoted to a replica (a failover): connect again, to the
+                    # primary of the moment (with Sentinel, it is asked for again).
+                    self.fail(redis_errors.ConnectionError(f"the server is a replica: {error}"))
+                    return
             else:
                 future.set_result(reply)
 
@@ -212,8 +218,11 @@ class PipelinedConnection:
         password: str | None = None,
         timeout: float | None = 5.0,
         connect_timeout: float | None = 5.0,
+        resolve: Callable[[], Awaitable[tuple[str, int]]] | None = None,
     ) -> None:
         self._address = (host, port, path)
+        self._resolve = resolve
+        """Asked for the address at each connect (Sentinel: the current primary)."""
         self._db = db
         self._username = username
         self._password = password
@@ -291,6 +300,8 @@ class PipelinedConnection:
         host, port, path = self._address
         try:
             async with asyncio.timeout(self._connect_timeout):
+                if self._resolve is not None:
+                    host, port = await self._resolve()
                 factory = partial(_Protocol, self._timeout)
                 if path:
                     _, protocol = await loop.create_unix_connection(factory, path)

@@ -9,16 +9,17 @@ server) loads it again.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from importlib import resources
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, ResponseError
 
 from jobqueue.redis._connection import PipelinedConnection
 
-__all__ = ["Call", "Script", "Scripts"]
+__all__ = ["Call", "NotDurableError", "Script", "Scripts"]
 
 
 class Script:
@@ -37,15 +38,31 @@ class Script:
 
 
 Call = tuple[Script, Sequence[Any], Sequence[Any]]
+
+
+def _one(reply: Any) -> Any:
+    """A script's SHA1 from `SCRIPT LOAD`, which a cluster answers once per node."""
+    if isinstance(reply, dict):
+        return next(iter(reply.values()))
+    return reply
+
+
+class NotDurableError(Exception):
+    """Fewer replicas than asked for confirmed a write (the broker reports it as unavailable)."""
+
+
 """A script with its keys and arguments."""
 
 
 class Scripts:
     """The scripts of the Redis driver, run on one client."""
 
-    def __init__(self, client: Redis, connection: PipelinedConnection | None = None) -> None:
+    def __init__(
+        self, client: Redis, connection: PipelinedConnection | None = None, cluster: bool = False
+    ) -> None:
         self.client = client
         self.connection = connection
+        self.cluster = cluster
         self.enqueue = Script("enqueue")
         self.fetch = Script("fetch")
         self.extend = Script("extend")
@@ -67,6 +84,8 @@ class Scripts:
         if self.connection is not None:  # it reconnects by itself after a restart
             commands = [["SCRIPT", "LOAD", script.source] for script in self._all]
             shas = await self.connection.call_many(commands)
+        elif self.cluster:  # to every primary, one script at a time (no pipelines of it)
+            shas = [_one(await self.client.script_load(s.source)) for s in self._all]
         else:
             async with self.client.pipeline(transaction=False) as pipe:
                 for script in self._all:
@@ -90,6 +109,44 @@ class Scripts:
             return await self.connection.call(["EVALSHA", script.sha, len(keys), *keys, *args])
         return await self.client.evalsha(script.sha, len(keys), *keys, *args)
 
+    async def call_durably(self, call: Call, replicas: int, timeout: float) -> Any:
+        """Run one script, then `WAIT` for `replicas` on the same connection (a durable enqueue).
+
+        Raises:
+            NotDurableError: Fewer replicas confirmed it within `timeout` seconds.
+        """
+        script, keys, args = call
+        if not script.sha:
+            await self.load()
+        ms = int(timeout * 1000)
+        try:
+            reply, confirmed = await self._call_and_wait(script, keys, args, replicas, ms)
+        except NoScriptError:
+            await self.load()
+            reply, confirmed = await self._call_and_wait(script, keys, args, replicas, ms)
+        if confirmed < replicas:
+            raise NotDurableError(
+                f"stored on the primary, but {confirmed} of {replicas} replicas confirmed it "
+                f"within {timeout} s (QUEUE_DURABLE_REPLICAS): a failover now could lose it; "
+                "retrying with the same job ids is safe"
+            )
+        return reply
+
+    async def _call_and_wait(
+        self, script: Script, keys: Sequence[Any], args: Sequence[Any], replicas: int, ms: int
+    ) -> tuple[Any, int]:
+        command = ["EVALSHA", script.sha, len(keys), *keys, *args]
+        if self.connection is not None:
+            reply, confirmed = await self.connection.call_many([command, ["WAIT", replicas, ms]])
+        else:
+            async with self.client.pipeline(transaction=False) as pipe:  # one connection
+                pipe.execute_command(*command)
+                pipe.execute_command("WAIT", replicas, ms)
+                reply, confirmed = await pipe.execute(raise_on_error=False)
+        if isinstance(reply, Exception):
+            raise reply
+        return reply, int(confirmed)
+
     async def batch(self, calls: Sequence[Call]) -> list[Any]:
         """Run many scripts in one pipelined round trip; replies (or exceptions) in order."""
         if not all(script.sha for script, _, _ in calls):
@@ -103,17 +160,23 @@ class Scripts:
                 replies[i] = reply
         return replies
 
+    async def _reply(self, call: Call) -> Any:
+        """One call's reply; an error reply comes back as its exception, as in a pipeline."""
+        script, keys, args = call
+        try:
+            return await self.client.evalsha(script.sha, len(keys), *keys, *args)
+        except ResponseError as exc:
+            return exc
+
     async def _pipeline(self, calls: Sequence[Call]) -> list[Any]:
         if self.connection is not None:
             return await self.connection.call_many(
                 [["EVALSHA", script.sha, len(keys), *keys, *args] for script, keys, args in calls]
             )
-        if len(calls) == 1:  # a pipeline's bookkeeping costs more than the call itself
-            script, keys, args = calls[0]
-            try:
-                return [await self.client.evalsha(script.sha, len(keys), *keys, *args)]
-            except Exception as exc:  # same contract as a pipeline: errors come back as replies
-                return [exc]
+        if len(calls) == 1 or self.cluster:
+            # One call: a pipeline's bookkeeping costs more than the call itself. A cluster:
+            # redis-py pipelines no scripts there, and each call goes to its queue's node.
+            return list(await asyncio.gather(*(self._reply(call) for call in calls)))
         async with self.client.pipeline(transaction=False) as pipe:
             for script, keys, args in calls:
                 pipe.evalsha(script.sha, len(keys), *keys, *args)

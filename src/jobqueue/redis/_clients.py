@@ -1,0 +1,94 @@
+"""The connections of a broker, for the topology its settings describe.
+
+- one server (`QUEUE_URL` or host and port): a redis-py client, and the pipelined connection for
+  the scripts;
+- a primary behind Sentinel (`QUEUE_SENTINELS`, `QUEUE_SENTINEL_MASTER`): redis-py's
+  Sentinel-managed client, and a pipelined connection that asks the Sentinels for the primary
+  each time it connects, so both follow a failover without a restart;
+- a Redis Cluster (`QUEUE_CLUSTER_NODES`): redis-py's cluster client, which sends each script to
+  the node of its queue's slot; the scripts go through it (every queue's keys share a hash tag).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, cast
+
+from redis.asyncio import Redis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.sentinel import Sentinel
+
+from jobqueue._topology import split_address
+from jobqueue.redis._connection import PipelinedConnection
+from jobqueue.settings import QueueSettings
+
+__all__ = ["Connections", "open_connections"]
+
+_HEALTH_CHECK = 30
+
+
+@dataclass(frozen=True, slots=True)
+class Connections:
+    """What a broker talks to Redis with."""
+
+    client: Redis
+    """redis-py's client (a `RedisCluster` behind the same methods, in cluster mode)."""
+    pipelined: PipelinedConnection | None
+    """The connection for the scripts, when the topology allows one."""
+    cluster: bool = False
+
+
+def open_connections(settings: QueueSettings, client: Redis | None = None) -> Connections:
+    """The connections for `settings` (a given `client` is used as it is)."""
+    if client is not None:
+        return Connections(client, PipelinedConnection.for_client(client), _is_cluster(client))
+    if settings.topology == "cluster":
+        return Connections(_cluster_client(settings), None, cluster=True)
+    if settings.topology == "sentinel":
+        return _sentinel_connections(settings)
+    made = Redis.from_url(settings.redis_url(), health_check_interval=_HEALTH_CHECK)
+    return Connections(made, PipelinedConnection.for_client(made))
+
+
+def _is_cluster(client: Any) -> bool:
+    return isinstance(client, RedisCluster)
+
+
+def _secret(value: Any) -> str | None:
+    return None if value is None else str(value.get_secret_value())
+
+
+def _cluster_client(settings: QueueSettings) -> Redis:
+    nodes = [ClusterNode(*split_address(address)) for address in settings.cluster_nodes]
+    cluster = RedisCluster(
+        startup_nodes=nodes,
+        password=_secret(settings.password),
+        health_check_interval=_HEALTH_CHECK,
+    )
+    return cast(Redis, cluster)  # the same methods, for what jobqueue calls
+
+
+def _sentinel_connections(settings: QueueSettings) -> Connections:
+    assert settings.sentinel_master is not None  # checked with the settings
+    sentinel_auth = {
+        "username": settings.sentinel_username,
+        "password": _secret(settings.sentinel_password),
+    }
+    sentinel = Sentinel(  # type: ignore[no-untyped-call]
+        [split_address(address) for address in settings.sentinels],
+        sentinel_kwargs={k: v for k, v in sentinel_auth.items() if v is not None},
+        password=_secret(settings.password),
+        db=settings.db,
+        health_check_interval=_HEALTH_CHECK,
+    )
+    master = settings.sentinel_master
+    client = sentinel.master_for(master, redis_class=Redis)
+
+    async def primary() -> tuple[str, int]:
+        host, port = await sentinel.discover_master(master)
+        return str(host), int(port)
+
+    pipelined = PipelinedConnection(
+        resolve=primary, db=settings.db, password=_secret(settings.password)
+    )
+    return Connections(client, pipelined)
