@@ -17,6 +17,7 @@ from jobqueue._log import redis_logger as logger
 from jobqueue._order import queue_order
 from jobqueue._outage import Backoff
 from jobqueue._resolve import Submission
+from jobqueue._worker_metrics import WorkerMetricsServer, serve_worker_metrics
 from jobqueue.broker import JobBroker
 from jobqueue.errors import DuplicateJobError, JobQueueError, QueueUnavailableError
 from jobqueue.jobs import JobRegistry
@@ -28,6 +29,7 @@ from jobqueue.redis._errors import is_transient
 from jobqueue.redis._keys import QueueKeys, queues_set
 from jobqueue.redis._loops import WorkerLoops
 from jobqueue.redis._scripts import Call, Scripts
+from jobqueue.redis._workers import WorkerPresence
 from jobqueue.settings import QueueSettings
 
 __all__ = ["RedisJobBroker"]
@@ -61,6 +63,7 @@ class RedisJobBroker(JobBroker):
         self._acks: AckBatcher | None = None
         self._loops: WorkerLoops | None = None
         self._direct_calls = 0
+        self._metrics: WorkerMetricsServer | None = None
         self.keys = {
             name: QueueKeys(self.settings.key_prefix, name) for name in self.settings.queues
         }
@@ -106,6 +109,8 @@ class RedisJobBroker(JobBroker):
         if self.is_worker_process:
             self._loops = self.worker_loops()
             self._loops.start()
+            if self.settings.metrics_port is not None:
+                self._metrics = serve_worker_metrics(self, self.settings.metrics_port)
 
     async def _open(self) -> None:
         if self._client is None:
@@ -140,7 +145,12 @@ class RedisJobBroker(JobBroker):
     def worker_loops(self) -> WorkerLoops:
         """The background loops of a worker on this broker (started by `startup()` in workers)."""
         return WorkerLoops(
-            self.calls, self.attempts, self.outage, wake=self.wake, pubsub=self.client.pubsub
+            self.calls,
+            self.attempts,
+            self.outage,
+            wake=self.wake,
+            pubsub=self.client.pubsub,
+            presence=WorkerPresence(self.client, self.settings, self.attempts),
         )
 
     async def shutdown(self) -> None:
@@ -161,6 +171,9 @@ class RedisJobBroker(JobBroker):
             if self._client is not None:
                 await self.put_back_held()
             await super().shutdown()
+            if self._metrics is not None:
+                self._metrics.close()
+                self._metrics = None
         finally:
             if self._connection is not None:
                 await self._connection.close()

@@ -17,6 +17,7 @@ from jobqueue._held import Attempts
 from jobqueue._log import redis_logger as logger
 from jobqueue._outage import Backoff, OutageLog
 from jobqueue.redis._calls import FORWARD_BATCH, Calls
+from jobqueue.redis._workers import WorkerPresence
 
 __all__ = ["WorkerLoops"]
 
@@ -32,6 +33,7 @@ class WorkerLoops:
         outage: Where the loops report failures to reach Redis.
         wake: Makes the idle fetcher look again (jobs were forwarded or recovered).
         pubsub: Makes a redis-py `PubSub` for the wake-up notifications.
+        presence: The worker's record in Redis, renewed next to the heartbeat (live workers).
     """
 
     def __init__(
@@ -42,12 +44,14 @@ class WorkerLoops:
         *,
         wake: Callable[[], None],
         pubsub: Callable[..., Any],
+        presence: WorkerPresence | None = None,
     ) -> None:
         self.calls = calls
         self.attempts = attempts
         self.outage = outage
         self.wake = wake
         self._pubsub = pubsub
+        self.presence = presence
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
@@ -63,6 +67,10 @@ class WorkerLoops:
             ),
             asyncio.create_task(self.notifications(), name="jobqueue-notifications"),
         ]
+        if self.presence is not None:
+            self._tasks.append(
+                self._spawn("presence", self.presence.renew, lambda: s.lease_timeout / 3)
+            )
 
     async def stop(self) -> None:
         """Cancel the loops and wait for them.
@@ -79,6 +87,8 @@ class WorkerLoops:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        if self.presence is not None:
+            await self.presence.remove()
 
     def _spawn(
         self,
