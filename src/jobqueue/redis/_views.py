@@ -15,6 +15,7 @@ from typing import Any
 from jobqueue.options import JobRecord, JobState
 
 __all__ = [
+    "ActionResult",
     "DayCount",
     "ErrorGroup",
     "JobDetail",
@@ -246,3 +247,23 @@ def as_json(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [as_json(v) for v in value]
     return value
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActionResult:
+    """What a bulk action did.
+
+    Attributes:
+        action: `run`, `delete` or `kill`.
+        queue: The queue.
+        done: Jobs it changed.
+        examined: Jobs it looked at (those left alone: not matching, or not in a state the
+            action applies to).
+        running: Jobs left alone because a worker is running them.
+    """
+
+    action: str
+    queue: str
+    done: int
+    examined: int
+    running: int

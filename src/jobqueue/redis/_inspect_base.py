@@ -1,0 +1,156 @@
+"""What every part of the inspector shares: the broker, its queues' keys, and reading records.
+
+A job's state is where its id is (see `lua/_common.lua`); a record that cannot be read is still
+shown, with its job type `"?"` and the reason as its error, so one bad job never hides the rest.
+Jobs of jobqueue 0.1 keep everything in their attempt hash (the Taskiq message in `msg`); they
+are read the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from jobqueue._wire import MalformedRecordError, WireJob, decode
+from jobqueue.errors import UnknownQueueError
+from jobqueue.options import JobRecord, JobState
+from jobqueue.redis._broker import RedisJobBroker
+from jobqueue.redis._inspect_calls import InspectorCalls, InspectorScripts
+from jobqueue.redis._keys import QueueKeys, queues_set
+from jobqueue.redis._views import JobDetail
+
+__all__ = ["SETS", "InspectorBase", "set_key"]
+
+SETS = (JobState.ACTIVE, JobState.SCHEDULED, JobState.RETRY, JobState.DEAD, JobState.COMPLETED)
+"""The sets a job's id can be in, in the order a lookup asks about them."""
+
+
+def set_key(keys: QueueKeys, state: JobState) -> str:
+    """The sorted set that holds the jobs of a state other than pending."""
+    return {
+        JobState.ACTIVE: keys.lease,
+        JobState.SCHEDULED: keys.scheduled,
+        JobState.RETRY: keys.retry,
+        JobState.DEAD: keys.dead,
+        JobState.COMPLETED: keys.completed,
+    }[state]
+
+
+class InspectorBase:
+    """The broker an inspector reads, and the helpers its parts share."""
+
+    def __init__(self, broker: RedisJobBroker) -> None:
+        self.broker = broker
+        self._calls: InspectorCalls | None = None
+
+    @property
+    def calls(self) -> InspectorCalls:
+        """The inspector's script calls, on the broker's connection (the broker must be started)."""
+        if self._calls is None or self._calls.scripts.client is not self.broker.client:
+            scripts = InspectorScripts(self.broker.scripts)
+            self._calls = InspectorCalls(scripts, self.broker.settings)
+        return self._calls
+
+    def _keys(self, queue: str) -> QueueKeys:
+        try:
+            return self.broker.keys[queue]
+        except KeyError:
+            raise UnknownQueueError(queue, tuple(self.broker.keys)) from None
+
+    async def _known_keys(self, queue: str) -> QueueKeys:
+        """The keys of a configured queue, or of one that producers or workers have used."""
+        if queue in self.broker.keys:
+            return self.broker.keys[queue]
+        prefix = self.broker.settings.key_prefix
+        if await self.broker.client.sismember(queues_set(prefix), queue):
+            return QueueKeys(prefix, queue)
+        raise UnknownQueueError(queue, tuple(self.broker.keys))
+
+    async def _details(self, queue: str, ids: Sequence[str]) -> list[JobDetail | None]:
+        """The stored jobs of one queue, in one round trip."""
+        k = self._keys(queue)
+        async with self.broker.client.pipeline(transaction=False) as pipe:
+            for job_id in ids:
+                pipe.hget(k.jobs, job_id)
+                pipe.hgetall(k.job(job_id))
+                for state in SETS:
+                    pipe.zscore(set_key(k, state), job_id)
+            replies = await pipe.execute(raise_on_error=False)
+        width = 2 + len(SETS)
+        return [
+            detail(job_id, queue, replies[i * width : (i + 1) * width])
+            for i, job_id in enumerate(ids)
+        ]
+
+    async def _records(self, queue: str, ids: Sequence[str]) -> list[JobRecord | None]:
+        return [d.job if d is not None else None for d in await self._details(queue, ids)]
+
+
+def detail(job_id: str, queue: str, replies: list[Any]) -> JobDetail | None:
+    """A job from its record, its attempt hash and its scores in the sets (`None`: no job)."""
+    raw, attempt, *scores = replies
+    attempt = cast(dict[bytes, bytes], attempt if isinstance(attempt, dict) else {})
+    raw = raw if isinstance(raw, bytes) else attempt.get(b"msg")
+    if raw is None and not attempt:
+        return None
+    state: JobState = JobState.PENDING
+    due: float | None = None
+    for candidate, score in zip(SETS, scores, strict=True):
+        if isinstance(score, float):
+            state = candidate
+            due = score if candidate in (JobState.SCHEDULED, JobState.RETRY) else None
+            break
+    error = text(attempt.get(b"error"))
+    job: WireJob | None = None
+    try:
+        job = decode(raw or b"", job_id)
+    except MalformedRecordError as exc:
+        error = error or str(exc)
+    enqueued = job.enqueued_at if job is not None else None
+    if enqueued is None and attempt.get(b"enqueued_at"):  # a job stored by jobqueue 0.1
+        enqueued = integer(attempt[b"enqueued_at"]) / 1000
+    record = JobRecord(
+        id=job_id,
+        queue=queue,
+        job_type=job.job_type if job is not None else "?",
+        state=state,
+        payload=job.payload if job is not None else None,
+        retried=integer(attempt.get(b"retried")),
+        max_retry=job.max_retry if job is not None else None,
+        error=error,
+        traceback=text(attempt.get(b"traceback")),
+        enqueued_at=at(enqueued),
+        process_at=at(due / 1000 if due is not None else enqueued),
+        failed_at=at(integer(attempt.get(b"failed_at")) / 1000 or None),
+        deliveries=integer(attempt.get(b"deliveries")),
+        lost=integer(attempt.get(b"lost")),
+        timeout=job.timeout if job is not None else None,
+    )
+    return JobDetail(
+        job=record,
+        attempts=record.retried + 1 if record.deliveries else 0,
+        labels=dict(job.labels) if job is not None else {},
+        unique_digest=job.unique_digest if job is not None else None,
+        completed_at=at(integer(attempt.get(b"completed_at")) / 1000 or None),
+        error_group=text(attempt.get(b"group")),
+        legacy=bool(job.legacy) if job is not None else b"msg" in attempt,
+    )
+
+
+def at(seconds: float | None) -> datetime | None:
+    """Epoch seconds as a UTC time; `None` (or 0) stays `None`."""
+    return datetime.fromtimestamp(seconds, UTC) if seconds else None
+
+
+def integer(raw: bytes | str | None) -> int:
+    """A stored integer; 0 when missing or unreadable."""
+    try:
+        return int(raw or 0)
+    except ValueError:
+        return 0
+
+
+def text(raw: bytes | None) -> str | None:
+    """Stored text; `None` when missing or empty."""
+    return raw.decode(errors="replace") if raw else None
