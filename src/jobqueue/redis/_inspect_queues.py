@@ -43,7 +43,7 @@ class QueuesPart(InspectorBase):
         sizes = replies[len(keys) :] if memory else [None] * len(keys)
         return [
             _info(name, reply, size)
-            for name, reply, size in zip(names, replies, sizes, strict=True)
+            for name, reply, size in zip(names, replies[: len(keys)], sizes, strict=True)
         ]
 
     async def history(self, queue: str, days: int = 7) -> list[DayCount]:
