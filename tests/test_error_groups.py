@@ -23,15 +23,24 @@ COMMON = (
     ("error", "kind", "message"),
     [
         ("ValueError: row 17 not found", "ValueError", "row <n> not found"),
-        ("retries exhausted after 3 attempts: ValueError: row 18 not found", "ValueError",
-         "row <n> not found"),
+        (
+            "retries exhausted after 3 attempts: ValueError: row 18 not found",
+            "ValueError",
+            "row <n> not found",
+        ),
         ("permanent: PermanentError: bad row 4", "PermanentError", "bad row <n>"),
         ("KeyError: 'user_id'", "KeyError", "'?'"),
-        ("ConnectionError: can't reach 'db-7.internal' port 5432", "ConnectionError",
-         "can't reach '?' port <n>"),
+        (
+            "ConnectionError: can't reach 'db-7.internal' port 5432",
+            "ConnectionError",
+            "can't reach '?' port <n>",
+        ),
         ('PayloadError: field "email" got "a@b"', "PayloadError", 'field "?" got "?"'),
-        ("RuntimeError: job 9f86d081-884c-7d65-9a2f-eaa0c55ad015 failed", "RuntimeError",
-         "job <id> failed"),
+        (
+            "RuntimeError: job 9f86d081-884c-7d65-9a2f-eaa0c55ad015 failed",
+            "RuntimeError",
+            "job <id> failed",
+        ),
         ("HTTPError: 503 for /v2/users/6fa9c2e1b0d34", "HTTPError", "<n> for /v<n>/users/<id>"),
         ("lost 5 times: its lease expired", "", "lost <n> times: its lease expired"),
         ("malformed: no job stored under this id", "malformed", "no job stored under this id"),
@@ -68,8 +77,8 @@ def registry(fixed: set[int], ran: list[str]) -> JobRegistry:
     return jobs
 
 
-async def wait_for(check: object, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
+async def wait_for(check: object, seconds: float = 60.0) -> None:
+    deadline = time.monotonic() + seconds
     while not await check():  # type: ignore[operator]
         assert time.monotonic() < deadline
         await asyncio.sleep(0.05)
@@ -87,8 +96,13 @@ async def test_thousand_failures_of_three_kinds(settings: QueueSettings) -> None
             infos = await queue.enqueue_many(
                 ("work", {"n": n}, _id(n)) for n in range(start, start + 250)
             )
-            ids.update({n: info.id for n, info in zip(range(start, start + 250), infos, strict=True)
-                        if not isinstance(info, JobQueueError)})
+            ids.update(
+                {
+                    n: info.id
+                    for n, info in zip(range(start, start + 250), infos, strict=True)
+                    if not isinstance(info, JobQueueError)
+                }
+            )
         async with run_worker(RedisJobBroker(settings, registry=registry(fixed, ran))):
 
             async def all_dead() -> bool:

@@ -39,8 +39,8 @@ def failing_registry() -> JobRegistry:
     return registry
 
 
-async def until(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
+async def until(check: Callable[[], Awaitable[bool]], seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
     while not await check():
         assert time.monotonic() < deadline, "timed out"
         await asyncio.sleep(0.02)
@@ -110,7 +110,9 @@ async def test_history_counts_each_day_and_expires(
         async with run_worker(RedisJobBroker(settings, registry=registry)):
 
             async def done() -> bool:
-                return (await inspector.queue_info(["default"], memory=False))[0].processed_today == 4
+                return (await inspector.queue_info(["default"], memory=False))[
+                    0
+                ].processed_today == 4
 
             await until(done)
     days = await inspector.history("default", days=3)
@@ -210,7 +212,7 @@ async def test_bulk_actions(queue: JobQueue, settings: QueueSettings) -> None:
     result = await inspector.act("run", "default", ids=rows[:2])
     assert (result.done, result.examined) == (2, 2)
     assert await _count(inspector, "pending", 2)
-    assert (await inspector.job_detail(rows[0]) or pytest.fail()).job.retried == 0
+    assert (await inspector.job_detail(rows[0]) or pytest.fail("no such job")).job.retried == 0
     filtered = await inspector.kill_all("default", "pending", job_type="import:row")
     assert filtered.done == 2
     seen: list[tuple[int, int]] = []
@@ -291,6 +293,6 @@ async def test_jobs_of_the_previous_layout(settings: QueueSettings) -> None:
         assert info.latency >= 0
         killed = await inspector.kill_all("default", "pending")
         assert killed.done == 1
-        assert (await inspector.job("old-1") or pytest.fail()).state is JobState.DEAD
+        assert (await inspector.job("old-1") or pytest.fail("no such job")).state is JobState.DEAD
         assert (await inspector.delete_all("default", "scheduled")).done == 1
         assert await inspector.job("old-2") is None

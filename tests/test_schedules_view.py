@@ -26,8 +26,16 @@ def brute_force(expr: str, now: datetime, shift: timedelta = timedelta()) -> dat
 
 @pytest.mark.parametrize(
     "expr",
-    ["* * * * *", "*/15 * * * *", "0 9 * * 1-5", "30 2 1 * *", "0 0 29 2 *", "5 4 * * sun",
-     "0 12 13 * 5", "0 0 1 1 *"],
+    [
+        "* * * * *",
+        "*/15 * * * *",
+        "0 9 * * 1-5",
+        "30 2 1 * *",
+        "0 0 29 2 *",
+        "5 4 * * sun",
+        "0 12 13 * 5",
+        "0 0 1 1 *",
+    ],
 )
 def test_next_cron_agrees_with_the_scheduler(expr: str) -> None:
     if expr in ("0 0 29 2 *", "0 0 1 1 *"):
@@ -79,7 +87,11 @@ async def test_schedules_show_next_run_and_last_enqueue(settings: QueueSettings)
             cron="0 6 * * *",
         )
         every = ScheduledTask(
-            schedule_id="often", task_name="report:daily", labels={}, args=[{}], kwargs={},
+            schedule_id="often",
+            task_name="report:daily",
+            labels={},
+            args=[{}],
+            kwargs={},
             interval=30,
         )
         await source.add_schedule(cron)
