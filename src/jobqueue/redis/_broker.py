@@ -150,7 +150,9 @@ class RedisJobBroker(JobBroker):
             self.outage,
             wake=self.wake,
             pubsub=self.client.pubsub,
-            presence=WorkerPresence(self.client, self.settings, self.attempts),
+            presence=WorkerPresence(
+                self.client, self.settings, self.attempts, self.scripts.connection
+            ),
         )
 
     async def shutdown(self) -> None:

@@ -27,6 +27,7 @@ import orjson
 from redis.asyncio import Redis
 
 from jobqueue._held import Attempts
+from jobqueue.redis._connection import PipelinedConnection
 from jobqueue.redis._keys import worker_key, workers_index
 from jobqueue.redis._views import RunningJob, WorkerInfo
 from jobqueue.settings import QueueSettings
@@ -52,10 +53,19 @@ class WorkerPresence:
         client: The worker's Redis client.
         settings: The worker's settings (queues, concurrency, lease timeout, key prefix).
         attempts: The deliveries the worker holds.
+        connection: The broker's pipelined connection, which reconnects by itself after an
+            outage; without it, the client's pool is used.
     """
 
-    def __init__(self, client: Redis, settings: QueueSettings, attempts: Attempts) -> None:
+    def __init__(
+        self,
+        client: Redis,
+        settings: QueueSettings,
+        attempts: Attempts,
+        connection: PipelinedConnection | None = None,
+    ) -> None:
         self.client = client
+        self.connection = connection
         self.settings = settings
         self.attempts = attempts
         host = socket.gethostname()
@@ -99,19 +109,31 @@ class WorkerPresence:
         """Write the record again, with a fresh time to live (registers it the first time)."""
         now = time.time()
         ttl_ms = max(1, int(self.settings.lease_timeout * 1000))
-        async with self.client.pipeline(transaction=False) as pipe:
-            pipe.set(self._key, orjson.dumps(self.record(now)), px=ttl_ms)
-            pipe.zadd(self._index, {self.id: int(now * 1000) + ttl_ms})
-            pipe.zremrangebyscore(self._index, "-inf", int(now * 1000) - _INDEX_GRACE_MS)
-            await pipe.execute()
+        expires = int(now * 1000) + ttl_ms
+        await self._send(
+            [
+                ["SET", self._key, orjson.dumps(self.record(now)), "PX", ttl_ms],
+                ["ZADD", self._index, expires, self.id],
+                ["ZREMRANGEBYSCORE", self._index, "-inf", int(now * 1000) - _INDEX_GRACE_MS],
+            ]
+        )
 
     async def remove(self) -> None:
         """Delete the record (graceful shutdown); if Redis is away it expires by itself."""
         with contextlib.suppress(Exception):
+            await self._send([["DEL", self._key], ["ZREM", self._index, self.id]])
+
+    async def _send(self, commands: list[list[Any]]) -> None:
+        if self.connection is not None:
+            replies = await self.connection.call_many(commands)
+        else:
             async with self.client.pipeline(transaction=False) as pipe:
-                pipe.delete(self._key)
-                pipe.zrem(self._index, self.id)
-                await pipe.execute()
+                for command in commands:
+                    pipe.execute_command(*command)
+                replies = await pipe.execute(raise_on_error=False)
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
 
 
 async def live_workers(client: Redis, prefix: str) -> list[WorkerInfo]:

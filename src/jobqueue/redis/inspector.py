@@ -111,8 +111,16 @@ class Inspector(QueuesPart, JobsPart, ActionsPart, GroupsPart, SchedulesPart):
         return found.job if found is not None else None
 
     async def jobs(self, queue: str, state: JobState | str, limit: int = 50) -> list[JobRecord]:
-        """Up to `limit` jobs of a queue in one state (oldest first)."""
-        return list((await self.list_jobs(queue, state, limit=limit)).jobs)
+        """Up to `limit` jobs of a queue in one state (oldest first), page after page."""
+        found: list[JobRecord] = []
+        offset: int | None = 0
+        while offset is not None and len(found) < limit:
+            page = await self.list_jobs(
+                queue, state, offset=offset, limit=min(10_000, limit - len(found))
+            )
+            found += page.jobs
+            offset = page.next_offset
+        return found
 
     async def delete(self, job_id: str, queue: str) -> bool:
         """Delete a waiting, dead or completed job and release its unique lock.
