@@ -31,7 +31,7 @@ async def import_row(payload: dict[str, int]) -> None:
 
 @jobs.job("report:build")
 async def build_report(payload: dict[str, str]) -> None:
-    await asyncio.sleep(0.5)
+    await asyncio.sleep(2)
 
 
 async def wait_for(inspector: Inspector, **counts: int) -> None:
@@ -82,7 +82,7 @@ async def main(settings: QueueSettings) -> None:
             await wait_for(inspector, dead=4, pending=0, active=0)
 
             await queue.enqueue("report:build", {"kind": "daily"})
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(1.2)  # a worker rewrites its record within a second
             # --8<-- [start:workers]
             for worker in await inspector.workers():
                 running = ", ".join(f"{j.job_type} {j.id}" for j in worker.running)

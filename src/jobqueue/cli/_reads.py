@@ -44,7 +44,7 @@ def queues(no_memory: bool, as_json_output: bool) -> None:
         emit_json(found)
         return
     header = ["queue", "paused", "pending", "active", "sched", "retry", "dead", "done"]
-    header += ["latency", "memory", "processed", "failed", "today", "failed", "groups"]
+    header += ["latency", "memory", "processed", "failed", "done-today", "failed-today", "groups"]
     rows = [
         [
             q.queue,
@@ -126,10 +126,10 @@ def jobs(
         emit_json(page)
         return
     rows = [
-        [j.id, j.job_type, j.retried, when(j.enqueued_at), when(j.process_at), _short(j.error)]
+        [j.id, j.job_type, j.retried, when(j.enqueued_at), when(j.failed_at), _short(j.error, 60)]
         for j in page.jobs
     ]
-    table(["id", "type", "retried", "enqueued", "due", "error"], rows)
+    table(["id", "type", "retried", "enqueued", "failed", "error"], rows)
     more = f"; next page: --offset {page.next_offset}" if page.next_offset is not None else ""
     click.echo(f"{len(page.jobs)} shown of {page.total} {state} in {queue}{more}")
 

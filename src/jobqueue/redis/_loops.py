@@ -67,10 +67,8 @@ class WorkerLoops:
             ),
             asyncio.create_task(self.notifications(), name="jobqueue-notifications"),
         ]
-        if self.presence is not None:
-            self._tasks.append(
-                self._spawn("presence", self.presence.renew, lambda: s.lease_timeout / 3)
-            )
+        if (presence := self.presence) is not None:
+            self._tasks.append(self._spawn("presence", presence.renew, lambda: presence.interval))
 
     async def stop(self) -> None:
         """Cancel the loops and wait for them.

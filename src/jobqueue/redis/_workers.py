@@ -1,8 +1,9 @@
 """Live workers: the record each worker process keeps in Redis, and reading those records back.
 
 A worker's record is one JSON string, `<prefix>:worker:<id>`, written with a time to live of one
-lease timeout and renewed every third of it (a step of `WorkerLoops`), so a worker that stops
-renewing it, SIGKILLed or cut off, disappears within one lease timeout. The sorted set
+lease timeout and renewed every third of it, or within a second when its running jobs change (a
+step of `WorkerLoops`), so a worker that stops renewing it, SIGKILLed or cut off, disappears
+within one lease timeout. The sorted set
 `<prefix>:workers` indexes the ids, so that listing workers reads two keys per worker and never
 scans the keyspace; ids whose record expired are dropped from it as they are found.
 
@@ -74,6 +75,8 @@ class WorkerPresence:
         self.started_at = time.time()
         self._key = worker_key(settings.key_prefix, self.id)
         self._index = workers_index(settings.key_prefix)
+        self._written_at = 0.0
+        self._written_running: tuple[tuple[str, str], ...] = ()
 
     def record(self, now: float) -> dict[str, Any]:
         """The record as it is written now."""
@@ -105,9 +108,23 @@ class WorkerPresence:
             "version": _version(),
         }
 
+    @property
+    def interval(self) -> float:
+        """Seconds between two looks at the record: a second, or a third of the lease if less."""
+        return min(1.0, self.settings.lease_timeout / 3)
+
     async def renew(self) -> None:
-        """Write the record again, with a fresh time to live (registers it the first time)."""
+        """Write the record again if its jobs changed or a third of its time to live passed.
+
+        The first call registers it. So the running jobs shown are at most a second old, while
+        an idle worker writes its record only every third of a lease timeout.
+        """
         now = time.time()
+        running = tuple(d.key for d in self.attempts.unacknowledged() if d.started_at)
+        fresh = now - self._written_at < self.settings.lease_timeout / 3
+        if fresh and running == self._written_running:
+            return
+        self._written_at, self._written_running = now, running
         ttl_ms = max(1, int(self.settings.lease_timeout * 1000))
         expires = int(now * 1000) + ttl_ms
         await self._send(
