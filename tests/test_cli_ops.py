@@ -286,3 +286,15 @@ def test_a_real_process_with_json(
     assert [q["queue"] for q in document] == ["critical", "default", "low"]
     assert set(document[0]) >= {"pending", "latency", "memory_bytes", "processed_total"}
     assert time.monotonic() - started < 60
+
+
+async def test_bulk_actions_show_progress_on_large_sets(
+    env: QueueSettings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with JobQueue(RedisJobBroker(env)) as queue:
+        await queue.enqueue_many(("any", {"n": n}) for n in range(1200))
+        status, out, err = await asyncio.to_thread(
+            cli, capsys, "delete", "--state", "pending", "--queue", "default", "--yes"
+        )
+    assert (status, out) == (0, "delete: 1200 jobs in default (1200 examined)\n")
+    assert "delete default" in err  # the progress bar's label

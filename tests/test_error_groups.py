@@ -214,3 +214,33 @@ async def test_rebuild_files_jobs_that_have_no_group(settings: QueueSettings) ->
         assert await inspector.rebuild_error_groups("default") == 4
         assert [g.count for g in await inspector.error_groups("default")] == [4]
         assert await inspector.rebuild_error_groups("default") == 0
+
+
+async def test_killing_a_group_keeps_its_jobs_in_it(settings: QueueSettings) -> None:
+    jobs = JobRegistry()
+
+    @jobs.job("later", max_retry=3, retry_delay=lambda *_: 3600)
+    async def later(payload: dict[str, int]) -> None:
+        raise OSError(f"disk {payload['n']} full")
+
+    async with JobQueue(RedisJobBroker(settings, registry=jobs)) as queue:
+        assert isinstance(queue.broker, RedisJobBroker)
+        inspector = Inspector(queue.broker)
+        await queue.enqueue_many(("later", {"n": n}) for n in range(3))
+        async with run_worker(RedisJobBroker(settings, registry=jobs)):
+
+            async def retrying() -> bool:
+                return (await inspector.queue_info(["default"], memory=False))[0].retry == 3
+
+            await wait_for(retrying, 10)
+        (group,) = await inspector.error_groups("default")
+        result = await inspector.act("kill", "default", group=group.id)
+        assert (result.done, result.examined) == (3, 3)
+        (info,) = await inspector.queue_info(["default"], memory=False)
+        assert (info.retry, info.dead) == (0, 3)
+        (after,) = await inspector.error_groups("default")
+        assert (after.id, after.count) == (group.id, 3)
+        dead = await inspector.list_jobs("default", "dead")
+        assert {j.error for j in dead.jobs} == {f"OSError: disk {n} full" for n in range(3)}
+        with pytest.raises(JobQueueError, match="no sorted set"):
+            inspector.calls.regroup(inspector.broker.keys["default"], "pending", 0)

@@ -16,7 +16,7 @@ from jobqueue._wire import MalformedRecordError, WireJob, decode
 from jobqueue.errors import UnknownQueueError
 from jobqueue.options import JobRecord, JobState
 from jobqueue.redis._broker import RedisJobBroker
-from jobqueue.redis._inspect_calls import InspectorCalls, InspectorScripts
+from jobqueue.redis._inspect_calls import InspectorCalls, InspectorScripts, set_key
 from jobqueue.redis._keys import QueueKeys, queues_set
 from jobqueue.redis._views import JobDetail
 
@@ -24,17 +24,6 @@ __all__ = ["SETS", "InspectorBase", "set_key"]
 
 SETS = (JobState.ACTIVE, JobState.SCHEDULED, JobState.RETRY, JobState.DEAD, JobState.COMPLETED)
 """The sets a job's id can be in, in the order a lookup asks about them."""
-
-
-def set_key(keys: QueueKeys, state: JobState) -> str:
-    """The sorted set that holds the jobs of a state other than pending."""
-    return {
-        JobState.ACTIVE: keys.lease,
-        JobState.SCHEDULED: keys.scheduled,
-        JobState.RETRY: keys.retry,
-        JobState.DEAD: keys.dead,
-        JobState.COMPLETED: keys.completed,
-    }[state]
 
 
 class InspectorBase:

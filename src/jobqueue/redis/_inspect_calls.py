@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from jobqueue.errors import JobQueueError
+from jobqueue.options import JobState
 from jobqueue.redis._keys import QueueKeys, queues_set
 from jobqueue.redis._scripts import Call, Script, Scripts
 from jobqueue.settings import QueueSettings
 
-__all__ = ["ACT_CHUNK", "InspectorCalls", "InspectorScripts"]
+__all__ = ["ACT_CHUNK", "InspectorCalls", "InspectorScripts", "set_key"]
 
 ACT_CHUNK = 500
 """Jobs one call of `act.lua` (or `purge.lua`) handles: short enough not to stall Redis."""
@@ -67,7 +69,7 @@ class InspectorCalls:
         newest_first: bool,
     ) -> Call:
         """One page of a state's jobs, filtered (`scan.lua`)."""
-        key = k.pending if state == "pending" else _set_key(k, state)
+        key = k.pending if state == "pending" else set_key(k, state)
         args: list[Any] = [k.base, 1 if state == "pending" else 0, offset, limit, most]
         args += [job_type or "", (error or "").lower(), 1 if newest_first else 0]
         return self.scripts.scan, [key, k.jobs], args
@@ -95,7 +97,7 @@ class InspectorCalls:
 
     def regroup(self, k: QueueKeys, state: str, offset: int) -> Call:
         """File ungrouped retry or dead jobs under their error's group (`regroup.lua`)."""
-        return self.scripts.regroup, [_set_key(k, state)], [k.base, offset, ACT_CHUNK]
+        return self.scripts.regroup, [set_key(k, state)], [k.base, offset, ACT_CHUNK]
 
     def purge(self, k: QueueKeys) -> Call:
         """Delete a chunk of a queue's jobs, then the queue (`purge.lua`)."""
@@ -108,13 +110,22 @@ def _states(k: QueueKeys) -> list[str]:
     return [k.pending, k.lease, k.scheduled, k.retry, k.dead, k.completed]
 
 
-def _set_key(k: QueueKeys, state: str) -> str:
-    """The sorted set of a state other than pending."""
+def set_key(k: QueueKeys, state: JobState | str) -> str:
+    """The sorted set that holds a queue's jobs in a state other than pending.
+
+    A new state kept in a sorted set (the core's `cancelled`) is one more entry here.
+
+    Raises:
+        JobQueueError: The state is pending (a list), or one no set holds.
+    """
     names = {
-        "active": k.lease,
-        "scheduled": k.scheduled,
-        "retry": k.retry,
-        "dead": k.dead,
-        "completed": k.completed,
+        JobState.ACTIVE: k.lease,
+        JobState.SCHEDULED: k.scheduled,
+        JobState.RETRY: k.retry,
+        JobState.DEAD: k.dead,
+        JobState.COMPLETED: k.completed,
     }
-    return names[state]
+    try:
+        return names[JobState(state)]
+    except (KeyError, ValueError):
+        raise JobQueueError(f"no sorted set holds the {state} jobs of a queue") from None
