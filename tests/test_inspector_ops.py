@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 
 import pytest
+from pydantic import SecretStr
 from tests.test_legacy_layout import legacy_enqueue
 
 from jobqueue import (
@@ -22,7 +23,7 @@ from jobqueue import (
 )
 from jobqueue.redis import RedisJobBroker
 from jobqueue.redis.inspector import Inspector, as_json
-from jobqueue.testing import run_worker
+from jobqueue.testing import RedisServer, run_worker
 
 
 def failing_registry() -> JobRegistry:
@@ -296,3 +297,29 @@ async def test_jobs_of_the_previous_layout(settings: QueueSettings) -> None:
         assert (await inspector.job("old-1") or pytest.fail("no such job")).state is JobState.DEAD
         assert (await inspector.delete_all("default", "scheduled")).done == 1
         assert await inspector.job("old-2") is None
+
+
+async def test_reads_after_a_redis_restart() -> None:
+    """Pooled connections left idle across a restart fail once: reads go on regardless."""
+    with RedisServer(appendonly=True) as server:
+        settings = QueueSettings(url=SecretStr(server.url), key_prefix="restart")
+        async with JobQueue(RedisJobBroker(settings)) as queue:
+            inspector = inspector_of(queue)
+            await queue.enqueue("any", {})
+            reads = [
+                lambda: inspector.jobs("default", "pending"),
+                lambda: inspector.list_jobs("default", "pending"),
+                lambda: inspector.job_detail("nope"),
+                lambda: inspector.history("default"),
+                inspector.workers,
+                inspector.schedules,
+                inspector.queues,
+                lambda: inspector.queue_info(),
+            ]
+            for read in reads:
+                await read()
+            server.kill()
+            server.restart()
+            for read in reads:
+                await read()
+            assert len(await inspector.jobs("default", "pending")) == 1

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from jobqueue.options import JobState
-from jobqueue.redis._inspect_base import InspectorBase, at, integer
+from jobqueue.redis._inspect_base import InspectorBase, at, integer, once_more
 from jobqueue.redis._inspect_queues import Progress
 from jobqueue.redis._views import ErrorGroup
 
@@ -32,7 +32,7 @@ class GroupsPart(InspectorBase):
         """
         names = [queue] if queue else list(self.broker.keys)
         calls = [self.calls.groups(self._keys(name), limit) for name in names]
-        replies = await self.calls.scripts.batch(calls)
+        replies = await self._batch(calls)
         groups = []
         for name, reply in zip(names, replies, strict=True):
             if isinstance(reply, Exception):
@@ -44,7 +44,7 @@ class GroupsPart(InspectorBase):
         """One error group, looked up in `queue` or in every configured queue."""
         names = [queue] if queue else list(self.broker.keys)
         calls = [self.calls.groups(self._keys(name), 1, group_id) for name in names]
-        for name, reply in zip(names, await self.calls.scripts.batch(calls), strict=True):
+        for name, reply in zip(names, await self._batch(calls), strict=True):
             if isinstance(reply, Exception):
                 raise reply
             if reply:
@@ -61,14 +61,13 @@ class GroupsPart(InspectorBase):
         """
         k = self._keys(queue)
         client = self.broker.client
-        total = int(await client.zcard(k.retry)) + int(await client.zcard(k.dead))
+        total = int(await once_more(lambda: client.zcard(k.retry)))
+        total += int(await once_more(lambda: client.zcard(k.dead)))
         filed = seen = 0
         for state in (JobState.RETRY, JobState.DEAD):
             offset = 0
             while offset >= 0:
-                count, nxt = await self.calls.scripts.call(
-                    *self.calls.regroup(k, state.value, offset)
-                )
+                count, nxt = await self._call(self.calls.regroup(k, state.value, offset))
                 filed += int(count)
                 seen += (int(nxt) - offset) if int(nxt) >= 0 else 0
                 offset = int(nxt)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from jobqueue.errors import JobQueueError
 from jobqueue.options import JobState
-from jobqueue.redis._inspect_base import InspectorBase, set_key
+from jobqueue.redis._inspect_base import InspectorBase, once_more, set_key
 from jobqueue.redis._inspect_calls import ACT_CHUNK
 from jobqueue.redis._inspect_queues import Progress
 from jobqueue.redis._keys import QueueKeys
@@ -81,12 +81,14 @@ class ActionsPart(InspectorBase):
                 raise JobQueueError(f"{action} takes jobs from {allowed}, not {state.value}")
             source = state.value
             if state is JobState.PENDING:
-                total = int(await self.broker.client.llen(k.pending))
+                total = int(await once_more(lambda: self.broker.client.llen(k.pending)))
             else:
-                total = int(await self.broker.client.zcard(set_key(k, state)))
+                key = set_key(k, state)
+                total = int(await once_more(lambda: self.broker.client.zcard(key)))
         else:
             source = f"group:{group}"
-            total = int(await self.broker.client.zcard(k.group(str(group)) + ":jobs"))
+            members = k.group(str(group)) + ":jobs"
+            total = int(await once_more(lambda: self.broker.client.zcard(members)))
         return await self._by_source(k, action, source, total, job_type, error, progress)
 
     async def _by_ids(
@@ -102,7 +104,7 @@ class ActionsPart(InspectorBase):
         for start in range(0, len(ids), ACT_CHUNK):
             chunk = ids[start : start + ACT_CHUNK]
             call = self.calls.act(k, action, "ids", job_type=job_type, error=error, ids=chunk)
-            reply = await self.calls.scripts.call(*call)
+            reply = await self._call(call)
             done += int(reply[0])
             running += int(reply[3])
             if progress is not None:
@@ -124,7 +126,7 @@ class ActionsPart(InspectorBase):
         done = examined = running = offset = 0
         while examined < total:  # jobs that arrive later are left for another run
             call = self.calls.act(k, action, source, offset=offset, job_type=job_type, error=error)
-            reply = await self.calls.scripts.call(*call)
+            reply = await self._call(call)
             done += int(reply[0])
             examined += int(reply[1])
             running += int(reply[3])

@@ -8,9 +8,11 @@ are read the same way.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
+
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from jobqueue._wire import MalformedRecordError, WireJob, decode
 from jobqueue.errors import UnknownQueueError
@@ -18,12 +20,28 @@ from jobqueue.options import JobRecord, JobState
 from jobqueue.redis._broker import RedisJobBroker
 from jobqueue.redis._inspect_calls import InspectorCalls, InspectorScripts, set_key
 from jobqueue.redis._keys import QueueKeys, queues_set
+from jobqueue.redis._scripts import Call
 from jobqueue.redis._views import JobDetail
 
-__all__ = ["SETS", "InspectorBase", "set_key"]
+__all__ = ["SETS", "InspectorBase", "once_more", "set_key"]
+
+T = TypeVar("T")
 
 SETS = (JobState.ACTIVE, JobState.SCHEDULED, JobState.RETRY, JobState.DEAD, JobState.COMPLETED)
 """The sets a job's id can be in, in the order a lookup asks about them."""
+
+
+async def once_more(read: Callable[[], Awaitable[T]]) -> T:
+    """Run a read on the client's connection pool, and once more if its connection was dead.
+
+    A once_more connection left idle across a Redis restart fails the next command sent on it
+    (redis-py drops it then); the scripts go over the broker's pipelined connection, which
+    reconnects by itself, but plain reads use the pool. A second failure is a real outage.
+    """
+    try:
+        return await read()
+    except RedisConnectionError:
+        return await read()
 
 
 class InspectorBase:
@@ -41,6 +59,14 @@ class InspectorBase:
             self._calls = InspectorCalls(scripts, self.broker.settings)
         return self._calls
 
+    async def _call(self, call: Call) -> Any:
+        """Run one of the inspector's scripts (once more if the connection had dropped)."""
+        return await once_more(lambda: self.calls.scripts.call(*call))
+
+    async def _batch(self, calls: Sequence[Call]) -> list[Any]:
+        """Run scripts in one round trip; replies (or exceptions) in order."""
+        return await once_more(lambda: self.calls.scripts.batch(calls))
+
     def _keys(self, queue: str) -> QueueKeys:
         try:
             return self.broker.keys[queue]
@@ -52,20 +78,24 @@ class InspectorBase:
         if queue in self.broker.keys:
             return self.broker.keys[queue]
         prefix = self.broker.settings.key_prefix
-        if await self.broker.client.sismember(queues_set(prefix), queue):
+        if await once_more(lambda: self.broker.client.sismember(queues_set(prefix), queue)):
             return QueueKeys(prefix, queue)
         raise UnknownQueueError(queue, tuple(self.broker.keys))
 
     async def _details(self, queue: str, ids: Sequence[str]) -> list[JobDetail | None]:
         """The stored jobs of one queue, in one round trip."""
         k = self._keys(queue)
-        async with self.broker.client.pipeline(transaction=False) as pipe:
-            for job_id in ids:
-                pipe.hget(k.jobs, job_id)
-                pipe.hgetall(k.job(job_id))
-                for state in SETS:
-                    pipe.zscore(set_key(k, state), job_id)
-            replies = await pipe.execute(raise_on_error=False)
+
+        async def read() -> list[Any]:
+            async with self.broker.client.pipeline(transaction=False) as pipe:
+                for job_id in ids:
+                    pipe.hget(k.jobs, job_id)
+                    pipe.hgetall(k.job(job_id))
+                    for state in SETS:
+                        pipe.zscore(set_key(k, state), job_id)
+                return list(await pipe.execute(raise_on_error=False))
+
+        replies = await once_more(read)
         width = 2 + len(SETS)
         return [
             detail(job_id, queue, replies[i * width : (i + 1) * width])

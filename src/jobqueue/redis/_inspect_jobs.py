@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from jobqueue.errors import JobQueueError
 from jobqueue.options import JobState
-from jobqueue.redis._inspect_base import InspectorBase, set_key
+from jobqueue.redis._inspect_base import InspectorBase, once_more, set_key
 from jobqueue.redis._views import JobDetail, JobPage
 
 __all__ = ["JobsPart"]
@@ -58,11 +58,12 @@ class JobsPart(InspectorBase):
             newest_first=newest_first,
         )
         client = self.broker.client
-        reply = await self.calls.scripts.call(*call)
+        reply = await self._call(call)
         if state is JobState.PENDING:
-            total = int(await client.llen(k.pending))
+            total = int(await once_more(lambda: client.llen(k.pending)))
         else:
-            total = int(await client.zcard(set_key(k, state)))
+            key = set_key(k, state)
+            total = int(await once_more(lambda: client.zcard(key)))
         nxt = int(reply[0])
         ids = [raw.decode(errors="replace") for raw in reply[1:]]
         records = await self._records(queue, ids)

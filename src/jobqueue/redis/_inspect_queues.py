@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from jobqueue.errors import JobQueueError
-from jobqueue.redis._inspect_base import InspectorBase, integer
+from jobqueue.redis._inspect_base import InspectorBase, integer, once_more
 from jobqueue.redis._keys import QueueKeys
 from jobqueue.redis._views import DayCount, QueueInfo
 
@@ -36,7 +36,7 @@ class QueuesPart(InspectorBase):
         calls = [self.calls.info(k) for k in keys]
         if memory:
             calls += [self.calls.memory(k, samples) for k in keys]
-        replies = await self.calls.scripts.batch(calls)
+        replies = await self._batch(calls)
         for reply in replies:
             if isinstance(reply, Exception):
                 raise reply
@@ -54,12 +54,16 @@ class QueuesPart(InspectorBase):
         if not 1 <= days <= 90:
             raise JobQueueError(f"days must be 1 to 90, got {days}")
         k = self._keys(queue)
-        seconds, _ = await self.broker.client.time()
+        seconds, _ = await once_more(self.broker.client.time)
         today = int(seconds) // 86400
-        async with self.broker.client.pipeline(transaction=False) as pipe:
-            for day in range(today - days + 1, today + 1):
-                pipe.hmget(k.history(day), "processed", "failed", "dead")
-            replies = await pipe.execute()
+
+        async def read() -> list[Any]:
+            async with self.broker.client.pipeline(transaction=False) as pipe:
+                for day in range(today - days + 1, today + 1):
+                    pipe.hmget(k.history(day), "processed", "failed", "dead")
+                return list(await pipe.execute())
+
+        replies = await once_more(read)
         epoch = date(1970, 1, 1)
         return [
             DayCount(
@@ -85,7 +89,7 @@ class QueuesPart(InspectorBase):
                 when they start.
         """
         k = await self._known_keys(queue)
-        (reply,) = await self.calls.scripts.batch([self.calls.info(k)])
+        (reply,) = await self._batch([self.calls.info(k)])
         if isinstance(reply, Exception):
             raise reply
         info = _info(queue, reply, None)
@@ -103,7 +107,7 @@ class QueuesPart(InspectorBase):
     async def _purge(self, k: QueueKeys, total: int, progress: Progress | None) -> int:
         deleted = 0
         while True:
-            forgotten, state = await self.calls.scripts.call(*self.calls.purge(k))
+            forgotten, state = await self._call(self.calls.purge(k))
             if int(state) < 0:
                 raise JobQueueError(f"queue {k.queue!r} got an active job; stop its workers first")
             deleted += int(forgotten)

@@ -9,7 +9,7 @@ import orjson
 from taskiq import ScheduledTask
 
 from jobqueue.redis._cron import next_cron, next_interval
-from jobqueue.redis._inspect_base import InspectorBase, at
+from jobqueue.redis._inspect_base import InspectorBase, at, once_more
 from jobqueue.redis._keys import schedule_runs
 from jobqueue.redis._views import ScheduleInfo
 
@@ -25,11 +25,15 @@ class SchedulesPart(InspectorBase):
         One-off schedules are delayed jobs: they are listed with the queue's scheduled jobs.
         """
         prefix = self.broker.settings.key_prefix
-        async with self.broker.client.pipeline(transaction=False) as pipe:
-            pipe.hgetall(f"{prefix}:schedules")
-            pipe.hgetall(schedule_runs(prefix))
-            pipe.time()
-            stored, runs, (seconds, micros) = await pipe.execute()
+
+        async def read() -> list[Any]:
+            async with self.broker.client.pipeline(transaction=False) as pipe:
+                pipe.hgetall(f"{prefix}:schedules")
+                pipe.hgetall(schedule_runs(prefix))
+                pipe.time()
+                return list(await pipe.execute())
+
+        stored, runs, (seconds, micros) = await once_more(read)
         now = datetime.fromtimestamp(int(seconds) + int(micros) / 1e6, UTC)
         out = []
         for raw in stored.values():

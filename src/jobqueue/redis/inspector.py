@@ -21,6 +21,7 @@ from jobqueue.errors import JobQueueError
 from jobqueue.options import JobRecord, JobState
 from jobqueue.redis._error_groups import GroupsPart
 from jobqueue.redis._inspect_actions import ACTIONS, ActionsPart
+from jobqueue.redis._inspect_base import once_more
 from jobqueue.redis._inspect_jobs import JobsPart
 from jobqueue.redis._inspect_queues import Progress, QueuesPart
 from jobqueue.redis._keys import queues_set
@@ -82,7 +83,7 @@ class Inspector(QueuesPart, JobsPart, ActionsPart, GroupsPart, SchedulesPart):
     async def queues(self) -> list[str]:
         """Every queue name producers or workers have used."""
         key = queues_set(self.broker.settings.key_prefix)
-        members = cast(set[bytes], await self.broker.client.smembers(key))
+        members = cast(set[bytes], await once_more(lambda: self.broker.client.smembers(key)))
         return sorted(m.decode() for m in members)
 
     async def stats(self) -> list[QueueStats]:
@@ -129,7 +130,8 @@ class Inspector(QueuesPart, JobsPart, ActionsPart, GroupsPart, SchedulesPart):
             JobQueueError: The job is running; a worker holds it.
         """
         self._keys(queue)
-        result = await self.broker.scripts.call(*self.broker.calls.delete(queue, job_id))
+        call = self.broker.calls.delete(queue, job_id)
+        result = await once_more(lambda: self.broker.scripts.call(*call))
         if int(result) < 0:
             raise JobQueueError(f"job {job_id!r} is running; delete it once it has finished")
         return bool(result)
@@ -137,15 +139,18 @@ class Inspector(QueuesPart, JobsPart, ActionsPart, GroupsPart, SchedulesPart):
     async def run_now(self, job_id: str, queue: str) -> bool:
         """Move a dead, retry-waiting or scheduled job to pending, with a fresh retry count."""
         self._keys(queue)
-        return bool(await self.broker.scripts.call(*self.broker.calls.revive(queue, job_id)))
+        call = self.broker.calls.revive(queue, job_id)
+        return bool(await once_more(lambda: self.broker.scripts.call(*call)))
 
     async def pause(self, queue: str) -> None:
         """Stop workers from fetching from `queue` (producers can still enqueue)."""
-        await self.broker.client.set(self._keys(queue).paused, "1")
+        key = self._keys(queue).paused
+        await once_more(lambda: self.broker.client.set(key, "1"))
 
     async def resume(self, queue: str) -> None:
         """Let workers fetch from `queue` again."""
-        await self.broker.client.delete(self._keys(queue).paused)
+        key = self._keys(queue).paused
+        await once_more(lambda: self.broker.client.delete(key))
 
     async def workers(self, queue: str | None = None) -> list[WorkerInfo]:
         """The live worker processes (those serving `queue`, if given), by host and pid.
@@ -153,5 +158,6 @@ class Inspector(QueuesPart, JobsPart, ActionsPart, GroupsPart, SchedulesPart):
         A worker that stops renewing its record (SIGKILLed, cut off from Redis) is gone from
         this list within one lease timeout.
         """
-        found = await live_workers(self.broker.client, self.broker.settings.key_prefix)
+        prefix = self.broker.settings.key_prefix
+        found = await once_more(lambda: live_workers(self.broker.client, prefix))
         return [w for w in found if queue is None or queue in w.queues]
