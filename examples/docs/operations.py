@@ -98,6 +98,8 @@ async def main(settings: QueueSettings) -> None:
             ["errors", "--json"],
         ):
             await cli(settings, *argv)
+        (left,) = await inspector.error_groups("default")
+        await cli(settings, "run", "--group", left.id, "--yes")
 
 
 async def cli(settings: QueueSettings, *argv: str) -> None:

@@ -13,6 +13,7 @@ Needs the `metrics` extra (prometheus-client). See docs/operations.md for every 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -97,6 +98,7 @@ class RedisCollector:
         self.memory = memory
         self._thread = _LoopThread()
         self._broker: RedisJobBroker | None = None
+        self._starting: asyncio.Lock | None = None
 
     def describe(self) -> list[Any]:
         """Nothing: registering the collector must not read Redis."""
@@ -126,10 +128,18 @@ class RedisCollector:
         yield took
 
     async def _read(self) -> tuple[list[QueueInfo], list[WorkerInfo]]:
-        if self._broker is None:
-            broker = RedisJobBroker(self.settings)
-            await broker.startup()
-            self._broker = broker
+        if self._starting is None:  # made on the collector's loop, before any await
+            self._starting = asyncio.Lock()
+        async with self._starting:  # two first scrapes at once start one broker
+            if self._broker is None:
+                broker = RedisJobBroker(self.settings)
+                try:
+                    await broker.startup()
+                except BaseException:
+                    with contextlib.suppress(Exception):
+                        await broker.shutdown()
+                    raise
+                self._broker = broker
         inspector = Inspector(self._broker)
         return await inspector.queue_info(memory=self.memory), await inspector.workers()
 
