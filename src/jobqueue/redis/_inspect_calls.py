@@ -113,7 +113,7 @@ def _states(k: QueueKeys) -> list[str]:
 def set_key(k: QueueKeys, state: JobState | str) -> str:
     """The sorted set that holds a queue's jobs in a state other than pending.
 
-    A new state kept in a sorted set (the core's `cancelled`) is one more entry here.
+    A new state kept in a sorted set (such as a `cancelled` one) is one more entry here.
 
     Raises:
         JobQueueError: The state is pending (a list), or one no set holds.
