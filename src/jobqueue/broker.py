@@ -16,7 +16,7 @@ import collections
 import contextlib
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -63,6 +63,8 @@ class JobBroker(AsyncBroker, ABC):
         self.waiters = Waiters()
         """Producers waiting for jobs to end (`result()`); the driver wakes them."""
         self.outage = OutageLog(logger)
+        self.outcome_listeners: list[Callable[[Delivery, Outcome], None]] = []
+        """Told each attempt's outcome as it is decided (worker metrics); must be quick."""
         self._job_types: dict[str, tuple[bool, float | None]] = {}
         self._wakeup = asyncio.Event()
         self.add_middlewares(LifecycleMiddleware(self.attempts), LoggingMiddleware(self.attempts))
@@ -303,6 +305,8 @@ class JobBroker(AsyncBroker, ABC):
         try:
             spec = self.job_specs.get(delivery.job_type)
             outcome = decide(delivery, spec, self.settings)
+            if self.outcome_listeners:
+                self._tell(delivery, outcome)
             if outcome.kind is OutcomeKind.LOST:
                 logger.warning(
                     "Job %s id=%s finished after its lease was lost; its outcome is dropped "
@@ -324,6 +328,13 @@ class JobBroker(AsyncBroker, ABC):
             self._apply(delivery, outcome)
         except Exception:  # never raise from an ack: log, and let the lease expire
             logger.exception("could not acknowledge job %s", delivery.id)
+
+    def _tell(self, delivery: Delivery, outcome: Outcome) -> None:
+        for listener in self.outcome_listeners:
+            try:
+                listener(delivery, outcome)
+            except Exception:  # a listener must never stop an acknowledgement
+                logger.exception("outcome listener %r failed", listener)
 
     def stale(self, deliveries: Sequence[Delivery], action: str) -> None:
         """The store refused acknowledgements: their deliveries no longer own their jobs."""

@@ -207,6 +207,8 @@ class QueueSettings(RedisSettings):
     completed_retention: float = Field(default=0.0, ge=0)
     """Seconds a completed job is kept for inspection; 0 deletes it at once."""
     key_prefix: str = "jq"
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    """Port on which a worker process serves its Prometheus metrics; unset: none are served."""
 
     sentinels: Annotated[list[str], NoDecode] = Field(default_factory=list)
     """Redis Sentinel addresses, `host:port,host:port`: the primary is found through them."""

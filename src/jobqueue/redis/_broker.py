@@ -16,9 +16,9 @@ from redis.asyncio import Redis
 from jobqueue._attempt import Delivery, Outcome, OutcomeKind
 from jobqueue._log import redis_logger as logger
 from jobqueue._order import queue_order
-from jobqueue._outage import Backoff
 from jobqueue._resolve import Submission
 from jobqueue._status import JobStatus
+from jobqueue._worker_metrics import WorkerMetricsServer, serve_worker_metrics
 from jobqueue.broker import JobBroker
 from jobqueue.errors import (
     DuplicateJobError,
@@ -30,13 +30,14 @@ from jobqueue.jobs import JobRegistry
 from jobqueue.options import CancelResult, JobInfo, JobState
 from jobqueue.redis._acks import AckBatcher
 from jobqueue.redis._calls import Calls
-from jobqueue.redis._clients import open_connections
+from jobqueue.redis._clients import open_connections, register_queues, when_ready
 from jobqueue.redis._connection import PipelinedConnection
 from jobqueue.redis._end_listener import EndListener
 from jobqueue.redis._errors import is_transient
-from jobqueue.redis._keys import QueueKeys, queues_set
+from jobqueue.redis._keys import QueueKeys
 from jobqueue.redis._loops import WorkerLoops
 from jobqueue.redis._scripts import Call, NotDurableError, Scripts
+from jobqueue.redis._workers import WorkerPresence
 from jobqueue.settings import QueueSettings
 
 __all__ = ["RedisJobBroker"]
@@ -74,6 +75,7 @@ class RedisJobBroker(JobBroker):
         self._ends: EndListener | None = None
         self._cluster = False
         self._direct_calls = 0
+        self._metrics: WorkerMetricsServer | None = None
         self.keys = {
             name: QueueKeys(self.settings.key_prefix, name) for name in self.settings.queues
         }
@@ -119,6 +121,8 @@ class RedisJobBroker(JobBroker):
         if self.is_worker_process:
             self._loops = self.worker_loops()
             self._loops.start()
+            if self.settings.metrics_port is not None:
+                self._metrics = serve_worker_metrics(self, self.settings.metrics_port)
 
     async def _open(self) -> None:
         connections = open_connections(self.settings, self._client)
@@ -130,28 +134,10 @@ class RedisJobBroker(JobBroker):
         scripts = Scripts(self.client, self._connection, cluster=self._cluster)
         self._calls = Calls(scripts, self.keys, self.settings)
         self._acks = None
-        backoff = Backoff(first=0.1, cap=2.0)
-        while True:
-            try:
-                await self._register()
-            except Exception as exc:
-                if not is_transient(exc):
-                    raise
-                if not self.is_worker_process:  # a producer decides itself whether to wait
-                    raise QueueUnavailableError(
-                        f"Redis unavailable at start-up ({type(exc).__name__}: {exc})"
-                    ) from exc
-                # A worker waits for Redis rather than exit: a restart loop helps nobody.
-                self.outage.failed("start-up", exc)
-                await asyncio.sleep(backoff.next())
-                continue
-            self.outage.ok()
-            return
-
-    async def _register(self) -> None:
-        """Record the queue names, and load the scripts."""
-        await self.client.sadd(queues_set(self.settings.key_prefix), *self.settings.queue_names)
-        await self.scripts.load()
+        register = partial(
+            register_queues, self.client, scripts, self.settings.key_prefix, self.settings.queues
+        )
+        await when_ready(register, wait=self.is_worker_process, outage=self.outage)
 
     def worker_loops(self) -> WorkerLoops:
         """The background loops of a worker on this broker (started by `startup()` in workers)."""
@@ -162,6 +148,9 @@ class RedisJobBroker(JobBroker):
             wake=self.wake,
             cancel=self.cancel_requested,
             pubsub=self.client.pubsub,
+            presence=WorkerPresence(
+                self.client, self.settings, self.attempts, self.scripts.connection
+            ),
         )
 
     async def shutdown(self) -> None:
@@ -185,6 +174,9 @@ class RedisJobBroker(JobBroker):
             if self._client is not None:
                 await self.put_back_held()
             await super().shutdown()
+            if self._metrics is not None:
+                self._metrics.close()
+                self._metrics = None
         finally:
             if self._connection is not None:
                 await self._connection.close()

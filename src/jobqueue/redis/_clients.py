@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -18,11 +20,16 @@ from redis.asyncio import Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.sentinel import Sentinel
 
+from jobqueue._outage import Backoff, OutageLog
 from jobqueue._topology import split_address
+from jobqueue.errors import QueueUnavailableError
 from jobqueue.redis._connection import PipelinedConnection
+from jobqueue.redis._errors import is_transient
+from jobqueue.redis._keys import queues_set
+from jobqueue.redis._scripts import Scripts
 from jobqueue.settings import QueueSettings
 
-__all__ = ["Connections", "open_connections"]
+__all__ = ["Connections", "open_connections", "register_queues", "when_ready"]
 
 _HEALTH_CHECK = 30
 
@@ -92,3 +99,35 @@ def _sentinel_connections(settings: QueueSettings) -> Connections:
         resolve=primary, db=settings.db, password=_secret(settings.password)
     )
     return Connections(client, pipelined)
+
+
+async def register_queues(
+    client: Redis, scripts: Scripts, prefix: str, queues: Iterable[str]
+) -> None:
+    """Record the queue names (for the inspector), and load the scripts."""
+    await client.sadd(queues_set(prefix), *queues)
+    await scripts.load()
+
+
+async def when_ready(step: Callable[[], Awaitable[None]], *, wait: bool, outage: OutageLog) -> None:
+    """Run a start-up step; while Redis is away, wait for it (`wait`) or say so.
+
+    A worker waits for Redis rather than exit (a restart loop helps nobody); a producer gets
+    `QueueUnavailableError` at once and decides itself whether to wait.
+    """
+    backoff = Backoff(first=0.1, cap=2.0)
+    while True:
+        try:
+            await step()
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            if not wait:
+                raise QueueUnavailableError(
+                    f"Redis unavailable at start-up ({type(exc).__name__}: {exc})"
+                ) from exc
+            outage.failed("start-up", exc)
+            await asyncio.sleep(backoff.next())
+            continue
+        outage.ok()
+        return

@@ -4,12 +4,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["QueueKeys", "queues_set"]
+__all__ = ["QueueKeys", "queues_set", "schedule_runs", "worker_key", "workers_index"]
 
 
 def queues_set(prefix: str) -> str:
     """The set of every queue name a producer or worker has used."""
     return f"{prefix}:queues"
+
+
+def workers_index(prefix: str) -> str:
+    """Sorted set of live worker ids (scored by when their record expires, ms)."""
+    return f"{prefix}:workers"
+
+
+def worker_key(prefix: str, worker_id: str) -> str:
+    """A worker's record (JSON), expiring one lease timeout after its last renewal."""
+    return f"{prefix}:worker:{worker_id}"
+
+
+def schedule_runs(prefix: str) -> str:
+    """Hash of each periodic schedule's last enqueue (`{"at": ms, "job_id": id}`) by its id."""
+    return f"{prefix}:schedule-runs"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +88,19 @@ class QueueKeys:
     def scanned_at(self) -> str:
         """When a worker last scanned the queue for expired leases (ms, Redis time)."""
         return self.base + "scanned_at"
+
+    def history(self, day: int) -> str:
+        """Hash of one day's processed, failed and dead counts (days since the epoch, UTC)."""
+        return f"{self.base}history:{day}"
+
+    @property
+    def groups(self) -> str:
+        """Sorted set of the queue's error groups, scored by when each was last seen (ms)."""
+        return self.base + "groups"
+
+    def group(self, group_id: str) -> str:
+        """An error group's hash (type, message, example, first, last, seen); + `:jobs`: its ids."""
+        return f"{self.base}group:{group_id}"
 
     @property
     def notify(self) -> str:

@@ -17,6 +17,7 @@ from jobqueue._held import Attempts
 from jobqueue._log import redis_logger as logger
 from jobqueue._outage import Backoff, OutageLog
 from jobqueue.redis._calls import FORWARD_BATCH, Calls
+from jobqueue.redis._workers import WorkerPresence
 
 __all__ = ["WorkerLoops"]
 
@@ -33,6 +34,7 @@ class WorkerLoops:
         wake: Makes the idle fetcher look again (jobs were forwarded or recovered).
         cancel: Stops the held deliveries of a job whose cancellation was asked for.
         pubsub: Makes a redis-py `PubSub` for the wake-up notifications.
+        presence: The worker's record in Redis, renewed next to the heartbeat (live workers).
     """
 
     def __init__(
@@ -44,6 +46,7 @@ class WorkerLoops:
         wake: Callable[[], None],
         cancel: Callable[[str], None],
         pubsub: Callable[..., Any],
+        presence: WorkerPresence | None = None,
     ) -> None:
         self.calls = calls
         self.attempts = attempts
@@ -51,6 +54,7 @@ class WorkerLoops:
         self.wake = wake
         self.cancel = cancel
         self._pubsub = pubsub
+        self.presence = presence
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
@@ -66,6 +70,8 @@ class WorkerLoops:
             ),
             asyncio.create_task(self.notifications(), name="jobqueue-notifications"),
         ]
+        if (presence := self.presence) is not None:
+            self._tasks.append(self._spawn("presence", presence.renew, lambda: presence.interval))
 
     async def stop(self) -> None:
         """Cancel the loops and wait for them.
@@ -82,6 +88,8 @@ class WorkerLoops:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        if self.presence is not None:
+            await self.presence.remove()
 
     def _spawn(
         self,

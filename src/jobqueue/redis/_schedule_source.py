@@ -5,7 +5,9 @@
   `taskiq scheduler` process and fires within milliseconds of its time.
 - Cron and interval schedules are stored in Redis (`<prefix>:schedules`, JSON) and fired by
   `taskiq scheduler module:scheduler`. Any number of scheduler processes may run: `pre_send` takes
-  a per-tick lock (`SET NX`), so each tick fires once.
+  a per-tick lock (`SET NX`), so each tick fires once. The winner's job gets an id of the
+  source's own, and `post_send` records the tick's time and job id (`<prefix>:schedule-runs`),
+  which `Inspector.schedules()` shows as the schedule's last enqueue.
 """
 
 from __future__ import annotations
@@ -15,12 +17,15 @@ import time
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+import orjson
 from taskiq import ScheduledTask, ScheduleSource, TaskiqMessage
 from taskiq.exceptions import ScheduledTaskCancelledError
 
+from jobqueue._ids import new_id
 from jobqueue._labels import Label
 from jobqueue._resolve import resolve_taskiq
 from jobqueue.errors import JobQueueError
+from jobqueue.redis._keys import schedule_runs
 
 if TYPE_CHECKING:
     from jobqueue.redis._broker import RedisJobBroker
@@ -42,6 +47,8 @@ class RedisScheduleSource(ScheduleSource):
         prefix = broker.settings.key_prefix
         self.schedules_key = f"{prefix}:schedules"
         self.tick_prefix = f"{prefix}:schedule-tick:"
+        self.runs_key = schedule_runs(prefix)
+        self._given_ids: set[str] = set()
         self._started_broker = False
 
     async def startup(self) -> None:
@@ -73,6 +80,7 @@ class RedisScheduleSource(ScheduleSource):
     async def delete_schedule(self, schedule_id: str) -> None:
         """Remove a periodic schedule (a one-off one is a job: delete it as a job)."""
         await self.broker.client.hdel(self.schedules_key, schedule_id)
+        await self.broker.client.hdel(self.runs_key, schedule_id)
 
     async def pre_send(self, task: ScheduledTask) -> None:
         """Let only the first scheduler process fire a given tick of a periodic schedule."""
@@ -88,6 +96,20 @@ class RedisScheduleSource(ScheduleSource):
         )
         if not won:
             raise ScheduledTaskCancelledError
+        if task.task_id is None or task.schedule_id in self._given_ids:
+            # An id of our own for this tick, so that post_send can record which job it was.
+            task.task_id = new_id()
+            self._given_ids.add(task.schedule_id)
+
+    async def post_send(self, task: ScheduledTask) -> None:
+        """Record the tick's enqueue (time and job id), for `Inspector.schedules()`."""
+        if task.cron is None and task.interval is None:
+            return
+        run = {"at": int(time.time() * 1000), "job_id": task.task_id}
+        await self.broker.client.hset(self.runs_key, task.schedule_id, orjson.dumps(run))
+        if task.schedule_id in self._given_ids:
+            task.task_id = None
+            self._given_ids.discard(task.schedule_id)
 
     async def _enqueue_at(self, schedule: ScheduledTask) -> None:
         assert schedule.time is not None

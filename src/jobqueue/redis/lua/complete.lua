@@ -32,5 +32,6 @@ for i = 3, #ARGV, 5 do
 end
 if kept then trim_completed(KEYS[2], KEYS[4], base, now, 100) end
 if done > 0 then redis.call('HINCRBY', KEYS[3], 'processed', done) end
+if done > 0 then count_history(base, now, 'processed', done) end
 if #stale > 0 then redis.call('HINCRBY', KEYS[3], 'stale', #stale) end
 return stale

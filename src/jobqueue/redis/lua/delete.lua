@@ -8,5 +8,6 @@ if redis.call('ZSCORE', KEYS[6], id) then return -1 end
 redis.call('LREM', KEYS[1], 0, id)
 for i = 2, 5 do redis.call('ZREM', KEYS[i], id) end
 release_unique(KEYS[7], base, id)
+ungroup(base, id)
 forget(KEYS[7], base, id)
 return 1

@@ -11,6 +11,7 @@ if not take_lease(KEYS[1], base, id, ARGV[8]) then
   return 0
 end
 if ARGV[7] == '1' then redis.call('HINCRBY', KEYS[3], 'failed', 1) end
+if ARGV[7] == '1' then count_history(base, now_ms(), 'failed', 1) end
 bury(KEYS[2], KEYS[4], base, KEYS[3], id, ARGV[3], ARGV[4], now_ms(), tonumber(ARGV[5]),
   tonumber(ARGV[6]), ARGV[9] == 'cancelled')
 announce(base, id, ARGV[10] == '1')

@@ -13,4 +13,5 @@ redis.call('HINCRBY', ak, 'retried', 1)
 redis.call('HSET', ak, 'error', ARGV[4], 'traceback', ARGV[5], 'failed_at', now)
 redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), id)
 redis.call('HINCRBY', KEYS[3], 'failed', 1)
+failed_attempt(base, id, ARGV[4], now)
 return 1

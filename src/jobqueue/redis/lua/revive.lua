@@ -7,6 +7,7 @@ if not exists(KEYS[5], base, id) then return 0 end
 local removed = redis.call('ZREM', KEYS[2], id) + redis.call('ZREM', KEYS[3], id)
   + redis.call('ZREM', KEYS[4], id)
 if removed == 0 then return 0 end
+ungroup(base, id)
 local ak = attempt_key(base, id)
 if redis.call('EXISTS', ak) == 1 then redis.call('HSET', ak, 'retried', 0, 'lost', 0) end
 redis.call('LPUSH', KEYS[1], id)
