@@ -64,9 +64,18 @@ class Process:
     """One `redis-server` started with its own arguments, stopped by its pid."""
 
     def __init__(self, argv: list[str], port: int) -> None:
+        self.argv = argv
         self.port = port
         self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_port(port)
+
+    def restart(self) -> None:
+        """Start it again with the same arguments (a cluster node rejoins from its config file)."""
+        self.kill()
+        self.process = subprocess.Popen(
+            self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        wait_port(self.port)
 
     def kill(self) -> None:
         if self.process.poll() is None:
@@ -78,12 +87,15 @@ class Process:
 def replicated(replicas: int = 1) -> Iterator[tuple[RedisServer, list[RedisServer]]]:
     """A primary and its replicas."""
     server, _ = redis_tools()
-    with RedisServer(server, appendonly=True) as primary:
+    quick_sync = ["--repl-diskless-sync-delay", "0"]
+    with RedisServer(server, appendonly=True, extra_args=quick_sync) as primary:
         followers = []
         try:
             for _ in range(replicas):
-                args = ["--replicaof", "127.0.0.1", str(primary.port)]
+                args = ["--replicaof", "127.0.0.1", str(primary.port), *quick_sync]
                 followers.append(RedisServer(server, appendonly=True, extra_args=args).start())
+            _, cli = redis_tools()
+            wait_replicas_synced(cli, [f.port for f in followers])
             yield primary, followers
         finally:
             for follower in followers:
@@ -126,6 +138,7 @@ def cluster(primaries: int = 3, replicas: int = 1) -> Iterator[list[Process]]:
                 argv = [server, "--port", str(port), "--bind", "127.0.0.1", "--dir", folder]
                 argv += ["--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{port}.conf"]
                 argv += ["--cluster-node-timeout", "1000", "--appendonly", "yes", "--save", ""]
+                argv += ["--repl-diskless-sync-delay", "0"]  # replicas in sync at once
                 argv += ["--appendfilename", f"aof-{port}.aof", "--appenddirname", f"aof-{port}"]
                 nodes.append(Process(argv, port))
             create = [cli, "--cluster", "create", *(f"127.0.0.1:{n.port}" for n in nodes)]
@@ -136,6 +149,24 @@ def cluster(primaries: int = 3, replicas: int = 1) -> Iterator[list[Process]]:
         finally:
             for node in nodes:
                 node.kill()
+
+
+def wait_replicas_synced(cli: str, ports: list[int], timeout: float = 30.0) -> None:
+    """Until every replica among `ports` has its primary's data (a failover needs it)."""
+    deadline = time.monotonic() + timeout
+    for port in ports:
+        while True:
+            out = subprocess.run(
+                [cli, "-p", str(port), "info", "replication"],
+                capture_output=True,
+                text=True,
+                timeout=5,
+            ).stdout
+            if "role:master" in out or "master_link_status:up" in out:
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the replica on port {port} did not sync")
+            time.sleep(0.05)
 
 
 def wait_cluster_ok(cli: str, port: int, timeout: float = 30.0) -> None:

@@ -181,6 +181,8 @@ class RedisJobBroker(JobBroker):
             if self._connection is not None:
                 await self._connection.close()
                 self._connection = None
+            if self._calls is not None:
+                await self._calls.scripts.close()
             self._calls = None
             self._acks = None
             if self._owns_client and self._client is not None:

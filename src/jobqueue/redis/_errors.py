@@ -14,7 +14,14 @@ __all__ = ["from_reply", "is_transient"]
 
 # Error replies that mean "not now": the server is loading its data, was demoted to a replica,
 # runs a long script, or its cluster is reconfiguring.
-_TRANSIENT_REPLIES = ("LOADING", "READONLY", "BUSY ", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN")
+_TRANSIENT_REPLIES = (
+    "LOADING",
+    "READONLY",
+    "BUSY ",
+    "MASTERDOWN",
+    "TRYAGAIN",
+    "CLUSTERDOWN",
+)
 
 
 def from_reply(reply: redis_errors.ResponseError) -> redis_errors.RedisError:
@@ -36,6 +43,8 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, redis_errors.ConnectionError | redis_errors.TimeoutError | OSError):
         return True
     if isinstance(exc, redis_errors.ReadOnlyError | redis_errors.ClusterDownError):
+        return True
+    if isinstance(exc, redis_errors.AskError):  # MOVED or ASK: a slot moved in a failover
         return True
     if isinstance(exc, redis_errors.ResponseError):
         return str(exc).startswith(_TRANSIENT_REPLIES)

@@ -26,7 +26,7 @@ class InspectorScripts(Scripts):
     """The broker's scripts plus the inspector's (loaded together, on first use)."""
 
     def __init__(self, scripts: Scripts) -> None:
-        super().__init__(scripts.client, scripts.connection)
+        super().__init__(scripts.client, scripts.connection, cluster=scripts.cluster)
         self.info = Script("info")
         self.memory = Script("memory")
         self.scan = Script("scan")

@@ -10,12 +10,15 @@ server) loads it again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 from importlib import resources
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import AskError, NoScriptError, RedisClusterException, ResponseError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from jobqueue.redis._connection import PipelinedConnection
 
@@ -38,6 +41,9 @@ class Script:
 
 
 Call = tuple[Script, Sequence[Any], Sequence[Any]]
+
+
+_NODE_OPTIONS = frozenset({"username", "password", "socket_timeout", "socket_connect_timeout"})
 
 
 def _one(reply: Any) -> Any:
@@ -63,6 +69,7 @@ class Scripts:
         self.client = client
         self.connection = connection
         self.cluster = cluster
+        self._nodes: dict[str, Redis] = {}
         self.enqueue = Script("enqueue")
         self.fetch = Script("fetch")
         self.extend = Script("extend")
@@ -139,13 +146,47 @@ class Scripts:
         if self.connection is not None:
             reply, confirmed = await self.connection.call_many([command, ["WAIT", replicas, ms]])
         else:
-            async with self.client.pipeline(transaction=False) as pipe:  # one connection
-                pipe.execute_command(*command)
-                pipe.execute_command("WAIT", replicas, ms)
-                reply, confirmed = await pipe.execute(raise_on_error=False)
+            client = self._node_client(keys[0]) if self.cluster else self.client
+            try:
+                async with client.pipeline(transaction=False) as pipe:  # one connection
+                    pipe.execute_command(*command)
+                    pipe.execute_command("WAIT", replicas, ms)
+                    reply, confirmed = await pipe.execute(raise_on_error=False)
+            except (RedisConnectionError, RedisTimeoutError):
+                if self.cluster:
+                    await self._relearn_layout()  # the primary may be gone for good
+                raise
         if isinstance(reply, Exception):
+            if self.cluster and isinstance(reply, AskError):  # MOVED or ASK
+                await self._relearn_layout()  # a failover moved the slot
             raise reply
         return reply, int(confirmed)
+
+    async def _relearn_layout(self) -> None:
+        """Ask the cluster for its slots again; the caller may try again."""
+        await self.close()
+        # No node may answer yet: the next try asks again.
+        with contextlib.suppress(RedisConnectionError, RedisTimeoutError, RedisClusterException):
+            await self.client.nodes_manager.initialize()  # type: ignore[attr-defined]
+
+    async def close(self) -> None:
+        """Close the clients of single cluster nodes (durable enqueues)."""
+        for client in self._nodes.values():
+            await client.aclose()
+        self._nodes.clear()
+
+    def _node_client(self, key: str) -> Redis:
+        """A plain client of the primary that holds `key`.
+
+        `WAIT` must follow its write on the same connection, which the cluster client cannot
+        promise.
+        """
+        node = self.client.get_node_from_key(key)  # type: ignore[attr-defined]
+        client = self._nodes.get(node.name)
+        if client is None:
+            options = {k: v for k, v in node.connection_kwargs.items() if k in _NODE_OPTIONS}
+            client = self._nodes[node.name] = Redis(host=node.host, port=node.port, **options)
+        return client
 
     async def batch(self, calls: Sequence[Call]) -> list[Any]:
         """Run many scripts in one pipelined round trip; replies (or exceptions) in order."""
