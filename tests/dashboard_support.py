@@ -45,7 +45,8 @@ class Served:
         self.thread.start()
         deadline = time.monotonic() + 10
         while not self.server.started:
-            assert self.thread.is_alive() and time.monotonic() < deadline, "server did not start"
+            assert self.thread.is_alive(), "the server stopped"
+            assert time.monotonic() < deadline, "the server did not start"
             time.sleep(0.01)
         port = self.server.servers[0].sockets[0].getsockname()[1]
         self.url = f"http://127.0.0.1:{port}"

@@ -2,7 +2,7 @@
 
 Run it as `taskiq worker tests.workers.dashboard:make_broker --workers 1` with the settings in
 the environment. `fail` raises its payload's `message` while `<prefix>:test:broken` exists, and
-completes once it is gone; every start is appended to `<prefix>:test:started` (the payload's `name`),
+completes once it is gone; every start appends the payload's `name` to `<prefix>:test:started`,
 so a test can tell whether the worker fetched anything.
 """
 
