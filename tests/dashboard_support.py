@@ -110,7 +110,8 @@ class WorkerProcess:
 
     def __init__(self, settings: QueueSettings, redis_url: str, log: Path) -> None:
         env = worker_env(settings, redis_url)
-        env["QUEUE_COMPLETED_RETENTION"] = "3600"  # completed jobs stay visible
+        env["QUEUE_QUEUES"] = ",".join(f"{name}={w}" for name, w in settings.queues.items())
+        env["QUEUE_COMPLETED_RETENTION"] = str(settings.completed_retention)
         self.log = log
         self._log_file = log.open("wb")
         argv = [sys.executable, "-m", "taskiq", "worker", WORKER, "--workers", "1"]
