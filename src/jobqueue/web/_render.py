@@ -17,10 +17,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Router
 
-from jobqueue.web import _format
 from jobqueue.web._csrf import Csrf
+from jobqueue.web._format import ago, duration, human_bytes, pretty_json, when
 
-__all__ = ["FLASH", "Pages", "Settings"]
+__all__ = ["FLASH", "Pages", "Settings", "redirect"]
 
 FLASH = "jobqueue_flash"
 
@@ -43,11 +43,7 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(
-        when=_format.when,
-        ago=_format.ago,
-        duration=_format.duration,
-        bytes=_format.human_bytes,
-        pretty_json=_format.pretty_json,
+        when=when, ago=ago, duration=duration, bytes=human_bytes, pretty_json=pretty_json
     )
     return env
 
