@@ -6,7 +6,12 @@ inspector), so a refused POST is known to have changed nothing.
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,7 +19,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from starlette.requests import Request
-from tests.dashboard_support import Backstage, Served
+from tests.dashboard_support import Backstage, Served, wait_until
 
 from jobqueue import EnqueueOptions, QueueSettings
 from jobqueue.cli import main
@@ -258,3 +263,51 @@ def test_jobqueue_web_refuses_to_start_unprotected(
     monkeypatch.setenv("JOBQUEUE_WEB_PASSWORD", "s3cret")
     assert main(["web", "--host", "0.0.0.0", "--no-auth"]) == 2  # a password not used is none
     assert "refusing" in capsys.readouterr().err
+
+
+def test_jobqueue_web_serves_the_dashboard_behind_basic_auth(
+    backstage: Backstage, settings: QueueSettings, jobqueue_redis_url: str
+) -> None:
+    job = _scheduled(backstage)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("QUEUE_", "JOBQUEUE_"))}
+    env.update(
+        QUEUE_URL=jobqueue_redis_url,
+        QUEUE_KEY_PREFIX=settings.key_prefix,
+        JOBQUEUE_WEB_USER="ops",
+        JOBQUEUE_WEB_PASSWORD="s3cret",
+    )
+    argv = [sys.executable, "-m", "jobqueue", "web", "--port", str(port), "--read-only"]
+    process = subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+
+        def up() -> bool:
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            try:
+                return httpx.get(url).status_code == 401
+            except httpx.ConnectError:
+                return False
+
+        wait_until(up, "jobqueue web to listen")
+        page = httpx.get(f"{url}/job/default/{job}", auth=("ops", "s3cret"))
+        assert page.status_code == 200
+        assert job in page.text
+        assert httpx.get(url, auth=("admin", "s3cret")).status_code == 401
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(10)
+
+
+def test_an_unreachable_redis_is_a_503_page_not_a_crash() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # nothing listens there once closed
+    app = dashboard(f"redis://127.0.0.1:{port}/0")
+    with Served(app) as served, httpx.Client(base_url=served.url) as client:
+        for path in ("/", "/errors", "/queues/default/pending"):
+            page = client.get(path)
+            assert page.status_code == 503, path
+            assert "Redis cannot be reached" in page.text
