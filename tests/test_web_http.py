@@ -23,6 +23,7 @@ from tests.dashboard_support import Backstage, Served, wait_until
 
 from jobqueue import EnqueueOptions, QueueSettings
 from jobqueue.cli import main
+from jobqueue.testing import RedisServer
 from jobqueue.web import dashboard
 from jobqueue.web._csrf import COOKIE, Csrf
 
@@ -311,3 +312,8 @@ def test_an_unreachable_redis_is_a_503_page_not_a_crash() -> None:
             page = client.get(path)
             assert page.status_code == 503, path
             assert "Redis cannot be reached" in page.text
+        with RedisServer(port=port):  # Redis comes up: the next request starts the broker
+            assert client.get("/").status_code == 200
+        assert client.get("/").status_code == 503  # and down again
+        with RedisServer(port=port):
+            wait_until(lambda: client.get("/").status_code == 200, "the dashboard to reconnect")
