@@ -220,9 +220,8 @@ def test_mounted_under_a_path_every_link_and_the_cookie_stay_under_it(
 def test_a_queue_page_reads_one_page_and_links_the_next(
     backstage: Backstage, settings: QueueSettings
 ) -> None:
-    for n in range(60):
-        backstage.run(backstage.queue.enqueue("sleep", {"n": n}))
-    backstage.run(backstage.queue.enqueue_with_options("fail", {}, EnqueueOptions()))
+    ids = [backstage.run(backstage.queue.enqueue("sleep", {"n": n})).id for n in range(60)]
+    ids.append(backstage.run(backstage.queue.enqueue_with_options("fail", {}, EnqueueOptions())).id)
     with Served(dashboard(settings)) as served, httpx.Client(base_url=served.url) as client:
         first = client.get("/queues/default/pending").text
         assert first.count('name="id" value=') == 25
@@ -232,6 +231,11 @@ def test_a_queue_page_reads_one_page_and_links_the_next(
         assert 'rel="next"' not in last
         only = client.get("/queues/default/pending", params={"type": "fail"}).text
         assert only.count('name="id" value=') == 1
+        listed = re.findall(r'name="id" value="([^"]+)"', first)
+        assert listed == ids[:25]  # oldest first
+        newest = client.get("/queues/default/pending", params={"order": "newest"}).text
+        assert re.findall(r'name="id" value="([^"]+)"', newest) == ids[::-1][:25]
+        assert "order=newest&amp;offset=25" in newest  # the next page keeps the order
 
 
 def test_the_redis_page_counts_without_scanning(

@@ -68,12 +68,19 @@ class QueuePages:
         job_type = request.query_params.get("type", "").strip() or None
         error = request.query_params.get("error", "").strip() or None
         offset = _offset(request.query_params.get("offset"))
+        newest = request.query_params.get("order") == "newest"
         inspector = await self.context.backend.inspector()
         (info,) = await inspector.queue_info([queue], memory=False)
         page = await inspector.list_jobs(
-            queue, state, offset=offset, limit=PAGE_SIZE, job_type=job_type, error=error
+            queue,
+            state,
+            offset=offset,
+            limit=PAGE_SIZE,
+            job_type=job_type,
+            error=error,
+            newest_first=newest,
         )
-        filters = {"type": job_type, "error": error}
+        filters = {"type": job_type, "error": error, "order": "newest" if newest else None}
         return self.context.pages.render(
             request,
             "queue.html",
