@@ -14,7 +14,17 @@ import orjson
 
 from jobqueue.redis.inspector import DayCount, as_json
 
-__all__ = ["Bar", "Chart", "ago", "chart", "duration", "human_bytes", "pretty_json", "when"]
+__all__ = [
+    "Bar",
+    "Chart",
+    "ago",
+    "chart",
+    "compact_json",
+    "duration",
+    "human_bytes",
+    "pretty_json",
+    "when",
+]
 
 
 def when(value: datetime | None) -> str:
@@ -59,6 +69,14 @@ def pretty_json(value: Any) -> str:
     """A value as indented JSON text (times and enums as the inspector's JSON has them)."""
     try:
         return orjson.dumps(as_json(value), option=orjson.OPT_INDENT_2).decode()
+    except TypeError:
+        return repr(value)
+
+
+def compact_json(value: Any) -> str:
+    """A value as JSON text on one line."""
+    try:
+        return orjson.dumps(as_json(value)).decode()
     except TypeError:
         return repr(value)
 

@@ -18,7 +18,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Router
 
 from jobqueue.web._csrf import Csrf
-from jobqueue.web._format import ago, duration, human_bytes, pretty_json, when
+from jobqueue.web._format import ago, compact_json, duration, human_bytes, pretty_json, when
 
 __all__ = ["FLASH", "Pages", "Settings", "redirect"]
 
@@ -43,7 +43,12 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(
-        when=when, ago=ago, duration=duration, bytes=human_bytes, pretty_json=pretty_json
+        when=when,
+        ago=ago,
+        duration=duration,
+        bytes=human_bytes,
+        pretty_json=pretty_json,
+        compact_json=compact_json,
     )
     return env
 
