@@ -110,6 +110,13 @@ async def test_signup_sends_the_welcome_email_and_a_report_becomes_readable(
                 print(output(worker))  # shown by pytest on failure
                 raise
             assert (await api.get(path)).json()["total_users"] == 1
+            overview = await api.get("/dashboard/")  # the mounted dashboard, on the same Redis
+            assert overview.status_code == 200
+            assert 'data-queue="default"' in overview.text
+        # Its authorize hook lets in this machine only.
+        elsewhere = httpx.ASGITransport(app=app, client=("203.0.113.7", 4000))
+        async with httpx.AsyncClient(transport=elsewhere, base_url="http://app") as remote:
+            assert (await remote.get("/dashboard/")).status_code == 403
     finally:
         container.unwire()
     (sent,) = apis.at("/email/send")

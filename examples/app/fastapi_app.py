@@ -5,8 +5,15 @@
 The queue comes from `jobqueue.contrib.fastapi` (`QueueDep`); the repository, cache and settings
 from the container, through dependency-injector's `Depends(Provide[...])`. (No `from __future__
 import annotations` here: `@inject` finds those markers only in evaluated annotations.)
+
+The dashboard (`jobqueue.web`) is mounted at `/dashboard`, on the same queue settings. An app
+would let its own login decide who may see it (`authorize=`); this example has no login, so it
+lets in requests from this machine only (`local_only`), and no one else, actions included.
 """
 
+import contextlib
+import ipaddress
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from dependency_injector.wiring import Provide, inject
@@ -22,6 +29,7 @@ from examples.app.settings import AppSettings
 from jobqueue import DuplicateJobError
 from jobqueue.cache import Cache
 from jobqueue.contrib.fastapi import QueueDep, queue_lifespan
+from jobqueue.web import dashboard
 
 Users = Annotated[UserRepository, Depends(Provide[Container.users])]
 CacheDep = Annotated[Cache, Depends(Provide[Container.core.cache])]
@@ -74,13 +82,35 @@ async def conflict(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=409)
 
 
+def local_only(request: Request) -> bool:
+    """The dashboard's `authorize` hook here: requests from this machine (an app: its login)."""
+    if request.client is None:
+        return False
+    try:
+        return ipaddress.ip_address(request.client.host).is_loopback
+    except ValueError:
+        return False
+
+
 def create_app(container: Container | None = None) -> FastAPI:
     """The app; its container's resources (queue, cache, database) live as long as it runs."""
     container = container if container is not None else Container()
     container.wire(modules=[__name__])
-    lifespan = queue_lifespan(container.core.queue, container=container)
+    settings = container.core.settings()
+    jobs = dashboard(settings, authorize=local_only) if settings.driver == "redis" else None
+    opened = queue_lifespan(container.core.queue, container=container)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with opened(app):
+            yield
+            if jobs is not None:
+                await jobs.aclose()  # the broker the dashboard opened for itself
+
     app = FastAPI(title="jobqueue example", lifespan=lifespan)
     app.add_exception_handler(EmailTakenError, conflict)
     app.add_exception_handler(DuplicateJobError, conflict)
     app.include_router(router)
+    if jobs is not None:  # the dashboard reads Redis: not there on the memory driver
+        app.mount("/dashboard", jobs)
     return app

@@ -4,7 +4,9 @@
 
 Uses `QUEUE_URL` (and `CACHE_URL`) if set; otherwise it starts a throw-away Redis. The database is
 SQLite in a temporary directory. It calls the API over HTTP, waits until the worker has done each
-job, prints what the fake APIs received, and stops everything.
+job, prints what the fake APIs received, checks the dashboard the app mounts at `/dashboard/`, and
+stops everything. With `EXAMPLE_LINGER=120` it stays up that many seconds more, to look at the
+dashboard in a browser (the URL is printed).
 """
 
 from __future__ import annotations
@@ -78,6 +80,19 @@ async def demo(api: httpx.AsyncClient, apis: FakeApis) -> None:
     await call(api, "GET", path)
     for received in apis.received:
         print(f"[fake api] POST {received.path} {received.body}")
+    await look_at_dashboard(api)
+
+
+async def look_at_dashboard(api: httpx.AsyncClient) -> None:
+    url = api.base_url.join("/dashboard/")
+    response = await api.get("/dashboard/")
+    print(f"[run] dashboard at {url} -> {response.status_code}")
+    if response.status_code != 200 or 'data-queue="default"' not in response.text:
+        raise SystemExit(f"the dashboard did not answer: {response.status_code}")
+    linger = float(os.environ.get("EXAMPLE_LINGER", "0") or 0)
+    if linger > 0:
+        print(f"[run] open {url} in a browser; stopping in {linger:.0f} s")
+        await asyncio.sleep(linger)
 
 
 async def main(database: str) -> None:

@@ -13,6 +13,7 @@ import click
 from jobqueue.cli._actions import ACTIONS
 from jobqueue.cli._reads import READS
 from jobqueue.cli._serve import metrics
+from jobqueue.cli._web import web
 
 __all__ = ["cli"]
 
@@ -27,5 +28,5 @@ def cli() -> None:
     """
 
 
-for _command in [*READS, *ACTIONS, metrics]:
+for _command in [*READS, *ACTIONS, metrics, web]:
     cli.add_command(_command)

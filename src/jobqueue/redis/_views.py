@@ -23,6 +23,7 @@ __all__ = [
     "QueueInfo",
     "RunningJob",
     "ScheduleInfo",
+    "ServerInfo",
     "WorkerInfo",
     "as_json",
 ]
@@ -232,6 +233,42 @@ class ErrorGroup:
     first_seen: datetime | None
     last_seen: datetime | None
     sample_job: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerInfo:
+    """The Redis server, from `INFO` and `DBSIZE`, and the keys jobqueue keeps there.
+
+    Attributes:
+        version: The server's version.
+        mode: `standalone`, `cluster` or `sentinel`.
+        uptime_seconds: Seconds since the server started.
+        used_memory: Bytes of memory in use.
+        used_memory_peak: The most bytes in use since it started.
+        maxmemory: Its memory limit in bytes (0: none).
+        maxmemory_policy: What it does at the limit (`noeviction` is what jobqueue needs).
+        connected_clients: Client connections open.
+        blocked_clients: Clients waiting in a blocking command.
+        ops_per_second: Commands per second, as the server last measured.
+        database_keys: Keys in the database (`DBSIZE`), jobqueue's or not.
+        jobqueue_keys: jobqueue's keys found by name, without scanning (per-job attempt
+            hashes and unique locks not counted).
+        stored_jobs: Jobs stored in the configured queues, every state together.
+    """
+
+    version: str
+    mode: str
+    uptime_seconds: int
+    used_memory: int
+    used_memory_peak: int
+    maxmemory: int
+    maxmemory_policy: str
+    connected_clients: int
+    blocked_clients: int
+    ops_per_second: int
+    database_keys: int
+    jobqueue_keys: int
+    stored_jobs: int
 
 
 def as_json(value: Any) -> Any:

@@ -2,14 +2,15 @@
 
 Reads: queues at a glance (`queue_info`: sizes per state, latency, paused, sampled memory,
 totals, today's counts), daily `history`, jobs by state with pagination and filters
-(`list_jobs`), one job in full (`job_detail`), live `workers`, periodic `schedules` and
-`error_groups`. Actions: run now, delete and kill (to dead) for one job, a list, a whole state, a
-filter or an error group (`act` and its shortcuts), `pause` / `resume`, `delete_queue`.
+(`list_jobs`), one job in full (`job_detail`), live `workers`, periodic `schedules`,
+`error_groups` and the Redis server (`server_info`). Actions: run now, delete and kill (to dead)
+for one job, a list, a whole state, a filter or an error group (`act` and its shortcuts),
+`pause` / `resume`, `delete_queue`.
 
 Every read returns frozen dataclasses of `jobqueue.redis._views` (re-exported here); `as_json`
 turns them into the JSON documents `jobqueue ... --json` prints. The parts live in their own
 modules (`_inspect_queues`, `_inspect_jobs`, `_inspect_actions`, `_error_groups`, `_schedules`,
-`_workers`); this class puts them together.
+`_workers`, `_inspect_server`); this class puts them together.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from jobqueue.redis._inspect_actions import ACTIONS, ActionsPart
 from jobqueue.redis._inspect_base import once_more
 from jobqueue.redis._inspect_jobs import JobsPart
 from jobqueue.redis._inspect_queues import ProgressCallback, QueuesPart
+from jobqueue.redis._inspect_server import ServerPart
 from jobqueue.redis._keys import queues_set
 from jobqueue.redis._schedules import SchedulesPart
 from jobqueue.redis._views import (
@@ -35,6 +37,7 @@ from jobqueue.redis._views import (
     QueueInfo,
     RunningJob,
     ScheduleInfo,
+    ServerInfo,
     WorkerInfo,
     as_json,
 )
@@ -54,6 +57,7 @@ __all__ = [
     "QueueStats",
     "RunningJob",
     "ScheduleInfo",
+    "ServerInfo",
     "WorkerInfo",
     "as_json",
 ]
@@ -77,7 +81,7 @@ class QueueStats:
     """Acknowledgements refused because their delivery no longer owned the job."""
 
 
-class Inspector(QueuesPart, JobsPart, ActionsPart, GroupsPart, SchedulesPart):
+class Inspector(QueuesPart, JobsPart, ActionsPart, GroupsPart, SchedulesPart, ServerPart):
     """Reads and manages the queues of a started `RedisJobBroker`."""
 
     async def queues(self) -> list[str]:
