@@ -50,14 +50,14 @@ def split_address(address: str) -> tuple[str, int]:
     return host.strip("[]"), number
 
 
-def check_topology(settings: _Topology) -> None:
+def check_topology(settings: _Topology, prefix: str = "QUEUE_") -> None:
     """Refuse settings that cannot work together (the message names the variables)."""
     if settings.sentinels and settings.cluster_nodes:
-        raise ValueError("set QUEUE_SENTINELS or QUEUE_CLUSTER_NODES, not both")
+        raise ValueError(f"set {prefix}SENTINELS or {prefix}CLUSTER_NODES, not both")
     if settings.sentinels and not settings.sentinel_master:
-        raise ValueError("QUEUE_SENTINELS needs QUEUE_SENTINEL_MASTER, the primary's name")
+        raise ValueError(f"{prefix}SENTINELS needs {prefix}SENTINEL_MASTER, the primary's name")
     if (settings.sentinels or settings.cluster_nodes) and settings.url is not None:
-        which = "QUEUE_SENTINELS" if settings.sentinels else "QUEUE_CLUSTER_NODES"
-        raise ValueError(f"QUEUE_URL and {which} both say where Redis is: set one")
+        which = f"{prefix}SENTINELS" if settings.sentinels else f"{prefix}CLUSTER_NODES"
+        raise ValueError(f"{prefix}URL and {which} both say where Redis is: set one")
     if settings.cluster_nodes and "db" in settings.model_fields_set and settings.db != 0:
-        raise ValueError("a Redis Cluster has database 0 only: unset QUEUE_DB or set it to 0")
+        raise ValueError(f"a Redis Cluster has database 0 only: unset {prefix}DB or set it to 0")

@@ -13,6 +13,7 @@ from typing import Protocol, runtime_checkable
 
 from redis.asyncio import Redis
 
+from jobqueue._redis_clients import redis_client
 from jobqueue.settings import CacheSettings
 
 __all__ = ["Cache", "CacheKey", "MemoryCache", "RedisCache", "open_cache"]
@@ -138,7 +139,7 @@ class MemoryCache:
 
 @asynccontextmanager
 async def _redis_cache(settings: CacheSettings) -> AsyncIterator[Cache]:
-    client = Redis.from_url(settings.redis_url())
+    client = redis_client(settings)  # one server, the primary behind Sentinel, or a Cluster
     try:
         yield RedisCache(client, prefix=settings.key_prefix)
     finally:

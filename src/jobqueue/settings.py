@@ -97,6 +97,33 @@ class RedisSettings(_EnvSettings):
             check_redis_url(value.get_secret_value())
         return value
 
+    sentinels: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Redis Sentinel addresses, `host:port,host:port`: the primary is found through them."""
+    sentinel_master: str | None = None
+    """The name Sentinel knows the primary by (needed with `sentinels`)."""
+    sentinel_username: str | None = None
+    sentinel_password: SecretStr | None = None
+    """The Sentinels' own password, if they have one (the primary's is `password`)."""
+    cluster_nodes: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Redis Cluster seed nodes, `host:port,host:port`: the rest is discovered from them."""
+
+    @field_validator("sentinels", "cluster_nodes", mode="before")
+    @classmethod
+    def _parse_addresses(cls, value: Any) -> list[str]:
+        return parse_addresses(value)
+
+    @model_validator(mode="after")
+    def _check_topology(self) -> Self:
+        check_topology(self, str(self.model_config.get("env_prefix", "")))
+        return self
+
+    @property
+    def topology(self) -> Literal["single", "sentinel", "cluster"]:
+        """One server (or its URL), a primary found by Sentinel, or a Redis Cluster."""
+        if self.cluster_nodes:
+            return "cluster"
+        return "sentinel" if self.sentinels else "single"
+
     def redis_url(self) -> str:
         """The connection URL, with the password in it (do not log it)."""
         if self.url is not None:
@@ -210,15 +237,6 @@ class QueueSettings(RedisSettings):
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
     """Port on which a worker process serves its Prometheus metrics; unset: none are served."""
 
-    sentinels: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    """Redis Sentinel addresses, `host:port,host:port`: the primary is found through them."""
-    sentinel_master: str | None = None
-    """The name Sentinel knows the primary by (needed with `sentinels`)."""
-    sentinel_username: str | None = None
-    sentinel_password: SecretStr | None = None
-    """The Sentinels' own password, if they have one (the primary's is `password`)."""
-    cluster_nodes: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    """Redis Cluster seed nodes, `host:port,host:port`: the rest is discovered from them."""
     durable_replicas: int = Field(default=0, ge=0)
     """Replicas that must confirm an enqueue (`WAIT`) before it counts as done; 0: none."""
     durable_timeout: float = Field(default=1.0, gt=0)
@@ -228,16 +246,6 @@ class QueueSettings(RedisSettings):
     @classmethod
     def _parse_queues(cls, value: Any) -> dict[str, int]:
         return parse_weights(value)
-
-    @field_validator("sentinels", "cluster_nodes", mode="before")
-    @classmethod
-    def _parse_addresses(cls, value: Any) -> list[str]:
-        return parse_addresses(value)
-
-    @model_validator(mode="after")
-    def _check_topology(self) -> QueueSettings:
-        check_topology(self)
-        return self
 
     @model_validator(mode="after")
     def _check_default_queue(self) -> QueueSettings:
@@ -252,13 +260,6 @@ class QueueSettings(RedisSettings):
     def queue_names(self) -> tuple[str, ...]:
         """Queue names, highest weight first."""
         return tuple(sorted(self.queues, key=lambda name: -self.queues[name]))
-
-    @property
-    def topology(self) -> Literal["single", "sentinel", "cluster"]:
-        """One server (or its URL), a primary found by Sentinel, or a Redis Cluster."""
-        if self.cluster_nodes:
-            return "cluster"
-        return "sentinel" if self.sentinels else "single"
 
 
 class CacheSettings(RedisSettings):

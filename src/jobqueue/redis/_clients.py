@@ -14,14 +14,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from redis.asyncio import Redis
-from redis.asyncio.cluster import ClusterNode, RedisCluster
-from redis.asyncio.sentinel import Sentinel
+from redis.asyncio.cluster import RedisCluster
 
 from jobqueue._outage import Backoff, OutageLog
-from jobqueue._topology import split_address
+from jobqueue._redis_clients import redis_client, secret, sentinel_for
 from jobqueue.errors import QueueUnavailableError
 from jobqueue.redis._connection import PipelinedConnection
 from jobqueue.redis._errors import is_transient
@@ -30,8 +29,6 @@ from jobqueue.redis._scripts import Scripts
 from jobqueue.settings import QueueSettings
 
 __all__ = ["Connections", "open_connections", "register_queues", "when_ready"]
-
-_HEALTH_CHECK = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,10 +47,10 @@ def open_connections(settings: QueueSettings, client: Redis | None = None) -> Co
     if client is not None:
         return Connections(client, PipelinedConnection.for_client(client), _is_cluster(client))
     if settings.topology == "cluster":
-        return Connections(_cluster_client(settings), None, cluster=True)
+        return Connections(redis_client(settings), None, cluster=True)
     if settings.topology == "sentinel":
         return _sentinel_connections(settings)
-    made = Redis.from_url(settings.redis_url(), health_check_interval=_HEALTH_CHECK)
+    made = redis_client(settings)
     return Connections(made, PipelinedConnection.for_client(made))
 
 
@@ -61,33 +58,9 @@ def _is_cluster(client: Any) -> bool:
     return isinstance(client, RedisCluster)
 
 
-def _secret(value: Any) -> str | None:
-    return None if value is None else str(value.get_secret_value())
-
-
-def _cluster_client(settings: QueueSettings) -> Redis:
-    nodes = [ClusterNode(*split_address(address)) for address in settings.cluster_nodes]
-    cluster = RedisCluster(
-        startup_nodes=nodes,
-        password=_secret(settings.password),
-        health_check_interval=_HEALTH_CHECK,
-    )
-    return cast(Redis, cluster)  # the same methods, for what jobqueue calls
-
-
 def _sentinel_connections(settings: QueueSettings) -> Connections:
     assert settings.sentinel_master is not None  # checked with the settings
-    sentinel_auth = {
-        "username": settings.sentinel_username,
-        "password": _secret(settings.sentinel_password),
-    }
-    sentinel = Sentinel(  # type: ignore[no-untyped-call]
-        [split_address(address) for address in settings.sentinels],
-        sentinel_kwargs={k: v for k, v in sentinel_auth.items() if v is not None},
-        password=_secret(settings.password),
-        db=settings.db,
-        health_check_interval=_HEALTH_CHECK,
-    )
+    sentinel = sentinel_for(settings)
     master = settings.sentinel_master
     client = sentinel.master_for(master, redis_class=Redis)
 
@@ -96,7 +69,7 @@ def _sentinel_connections(settings: QueueSettings) -> Connections:
         return str(host), int(port)
 
     pipelined = PipelinedConnection(
-        resolve=primary, db=settings.db, password=_secret(settings.password)
+        resolve=primary, db=settings.db, password=secret(settings.password)
     )
     return Connections(client, pipelined)
 
